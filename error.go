@@ -56,6 +56,13 @@ var (
 	ErrInvalidWorkflow = errors.New("invalid workflow")
 	// ErrUnknownStepType reports a step type missing from the Registry.
 	ErrUnknownStepType = errors.New("unknown step type")
+	// ErrLeaseLost reports that a claimed attempt is no longer current: it
+	// was reclaimed after its lease expired, or its run was canceled.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrRunFinished reports an operation that needs an unfinished run.
+	ErrRunFinished = errors.New("run already finished")
+	// ErrClosed reports use of an engine or store after Close.
+	ErrClosed = errors.New("closed")
 )
 
 // Error is an error with a Code, as returned by executors and the engine.
@@ -63,7 +70,8 @@ var (
 type Error struct {
 	// Code classifies the error; empty means CodeInternal.
 	Code Code
-	// Message is a human-readable description, safe to show to users.
+	// Message is the whole human-readable description, safe to show to
+	// users; when empty, the cause's message stands for it.
 	Message string
 	// Retry overrides the code's default retry decision when not nil.
 	Retry *bool
@@ -74,11 +82,10 @@ type Error struct {
 	Err error
 }
 
-// Error returns the message, followed by the cause when there is one.
+// Error returns the message, or the cause's when there is no message, or
+// the code when there is neither.
 func (e *Error) Error() string {
 	switch {
-	case e.Message != "" && e.Err != nil:
-		return e.Message + ": " + e.Err.Error()
 	case e.Message != "":
 		return e.Message
 	case e.Err != nil:
@@ -200,6 +207,8 @@ const (
 	VTooDeep             = "too_deep"             // nesting beyond the depth limit
 	VLimit               = "limit_exceeded"       // a configured limit was exceeded
 	VInvalidInput        = "invalid_input"        // a step type refused its input
+	VExpression          = "invalid_expression"   // an expression or template that does not compile
+	VNotUpstream         = "not_upstream"         // a template reads a step that is not upstream
 )
 
 // ValidationError is one problem found in a workflow document.

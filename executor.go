@@ -57,6 +57,9 @@ type StepContext struct {
 	Params json.RawMessage
 }
 
+// BuiltinTypes are the step types every engine has (DESIGN.md section 5).
+var BuiltinTypes = []string{"ai", "input", "output", "process"}
+
 // Registry maps step type names to executors. It is safe for concurrent use.
 // The zero value is an empty registry ready to use.
 type Registry struct {

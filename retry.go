@@ -1,6 +1,7 @@
 package weft
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"time"
@@ -142,4 +143,66 @@ func durOr(d *Duration, def time.Duration) time.Duration {
 		return def
 	}
 	return time.Duration(*d)
+}
+
+// Next decides whether a step that failed its attempt-th attempt (from 1)
+// with err is tried again, and after what delay. elapsed is the time since
+// the step's first attempt started; rnd is a uniform random number in
+// [0, 1) for jitter. The rules (DESIGN.md section 3):
+//   - invalid and canceled errors, and errors marked Permanent, are never
+//     retried; no_retry_on codes are not, and when retry_on is set only its
+//     codes are;
+//   - at most MaxRetries retries (attempts = 1 + MaxRetries);
+//   - the delay is BaseDelay(attempt) jittered, or exactly the error's
+//     Retry-After when it carries one (capped by MaxRetryAfter);
+//   - no retry whose delay would end past MaxElapsed.
+func (p RetryPolicy) Next(attempt int, err error, elapsed time.Duration, rnd float64) (time.Duration, bool) {
+	if err == nil || !p.allows(err) {
+		return 0, false
+	}
+	if p.MaxRetries == nil || attempt > *p.MaxRetries {
+		return 0, false
+	}
+	var delay time.Duration
+	if after := RetryAfterOf(err); after > 0 {
+		delay = after
+		if p.MaxRetryAfter != nil && after > time.Duration(*p.MaxRetryAfter) {
+			delay = time.Duration(*p.MaxRetryAfter)
+		}
+	} else {
+		delay = p.Jitter.apply(p.BaseDelay(attempt), rnd)
+	}
+	if p.MaxElapsed != nil && *p.MaxElapsed > 0 && elapsed+delay > time.Duration(*p.MaxElapsed) {
+		return 0, false
+	}
+	return delay, true
+}
+
+// allows reports whether the policy lets err be retried at all.
+func (p RetryPolicy) allows(err error) bool {
+	code := ErrorCode(err)
+	if code == CodeInvalid || code == CodeCanceled || slices.Contains(p.NoRetryOn, code) {
+		return false
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if we, ok := e.(*Error); ok && we.Retry != nil && !*we.Retry {
+			return false
+		}
+	}
+	if p.RetryOn != nil {
+		return slices.Contains(p.RetryOn, code)
+	}
+	return IsRetryable(err)
+}
+
+// apply jitters d with rnd in [0, 1).
+func (j Jitter) apply(d time.Duration, rnd float64) time.Duration {
+	switch j {
+	case JitterNone:
+		return d
+	case JitterEqual:
+		return d/2 + time.Duration(float64(d-d/2)*rnd)
+	default:
+		return time.Duration(float64(d) * rnd)
+	}
 }

@@ -54,3 +54,60 @@ var Triggers = []Trigger{TriggerAllSuccess, TriggerAllDone, TriggerOneFailed}
 
 // Valid reports whether t is empty or one of Triggers.
 func (t Trigger) Valid() bool { return t == "" || slices.Contains(Triggers, t) }
+
+// DepCounts counts the outcomes of a step's dependencies.
+type DepCounts struct {
+	Total, Succeeded, Failed, Skipped, Canceled int
+	// SkippedForFailure counts the skipped dependencies that were skipped
+	// because of a failure upstream (reason upstream_failed): they pass the
+	// reason on.
+	SkippedForFailure int
+}
+
+// Done returns how many dependencies are done.
+func (c DepCounts) Done() int { return c.Succeeded + c.Failed + c.Skipped + c.Canceled }
+
+// Decision is what a waiting step does next, given its dependencies.
+type Decision int
+
+// The decisions.
+const (
+	// DecideWait: not decidable yet; more dependencies must finish.
+	DecideWait Decision = iota
+	// DecideRun: the step is ready.
+	DecideRun
+	// DecideSkip: the step will not run.
+	DecideSkip
+)
+
+// Decide says whether a step with trigger t runs, is skipped (with the
+// reason) or waits, given its dependencies' outcomes so far. It decides as
+// early as the outcome is certain: an all_success step is skipped as soon
+// as one dependency did not succeed. A step without dependencies runs.
+// Every store calls it, so that readiness has one definition.
+func (t Trigger) Decide(c DepCounts) (Decision, string) {
+	done := c.Done()
+	switch t {
+	case TriggerAllDone:
+		if done == c.Total {
+			return DecideRun, ""
+		}
+	case TriggerOneFailed:
+		if c.Failed > 0 {
+			return DecideRun, ""
+		}
+		if done == c.Total {
+			return DecideSkip, ReasonNoFailure
+		}
+	default:
+		switch {
+		case c.Failed+c.Canceled+c.SkippedForFailure > 0:
+			return DecideSkip, ReasonUpstreamFailed
+		case c.Skipped > 0:
+			return DecideSkip, ReasonUpstreamSkipped
+		case c.Succeeded == c.Total:
+			return DecideRun, ""
+		}
+	}
+	return DecideWait, ""
+}
