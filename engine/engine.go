@@ -1,0 +1,253 @@
+// Package engine runs workflows: it submits runs to a weft.Store, claims
+// their ready steps, runs them through the executors of a weft.Registry
+// under the engine cap, the runs' max_parallel and named pools, retries
+// failed attempts by their policy, and reports status and events.
+//
+// Scheduling has no level barriers: a step starts the moment its
+// dependencies allow it, and among ready steps the one with the longest
+// remaining path to a sink goes first (critical-path-first). A step waiting
+// out a retry delay holds no slot, and no limit can deadlock a run: limits
+// only ever refuse a step for now, never wait while holding another.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weft-dev/weft"
+)
+
+// Engine executes workflow runs held in a store. It is safe for concurrent
+// use. Create one with New and stop it with Close.
+type Engine struct {
+	cfg   Config
+	store weft.Store
+	pools map[string]*pool
+
+	running atomic.Int64 // attempts in flight in this process
+	wake    chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+
+	mu       sync.Mutex
+	runs     map[string]*runInfo // runs this engine has seen, by id
+	attempts map[weft.Lease]*attempt
+	peak     int64
+}
+
+// pool is a named concurrency pool of this process.
+type pool struct {
+	cap  int64
+	used atomic.Int64
+}
+
+// attempt is an attempt in flight in this process.
+type attempt struct {
+	claim  *weft.Claim
+	cancel context.CancelCauseFunc
+}
+
+// New returns an engine driving store and starts its scheduler; call Close
+// to stop it. It returns an error when the configuration is invalid.
+func New(store weft.Store, cfg *Config) (*Engine, error) {
+	if store == nil {
+		return nil, errors.New("engine: nil store")
+	}
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	c, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:      c,
+		store:    store,
+		pools:    make(map[string]*pool, len(c.Pools)),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		runs:     make(map[string]*runInfo),
+		attempts: make(map[weft.Lease]*attempt),
+	}
+	for name, n := range c.Pools {
+		e.pools[name] = &pool{cap: int64(n)}
+	}
+	e.wg.Add(2)
+	go e.schedule()
+	go e.heartbeat()
+	return e, nil
+}
+
+// Close stops the engine: no new attempts start, attempts in flight are
+// canceled and Close waits for them to end. Their steps stay claimed until
+// their leases expire, then run again (in a durable store, after a
+// restart). Close is idempotent and returns nil.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	close(e.done)
+	e.mu.Lock()
+	for _, a := range e.attempts {
+		a.cancel(weft.ErrClosed)
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+	return nil
+}
+
+// notify wakes the scheduler.
+func (e *Engine) notify() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule is the scheduler loop: it claims ready steps while this engine
+// has free slots and starts an attempt for each.
+func (e *Engine) schedule() {
+	defer e.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	poll := time.NewTicker(e.cfg.PollInterval)
+	defer poll.Stop()
+	lastReclaim := e.cfg.Now()
+	for {
+		next := e.claim()
+		if next.IsZero() {
+			timer.Reset(time.Hour)
+		} else {
+			timer.Reset(max(next.Sub(e.cfg.Now()), 0))
+		}
+		select {
+		case <-e.done:
+			return
+		case <-e.wake:
+		case <-timer.C:
+		case <-poll.C:
+			if now := e.cfg.Now(); now.Sub(lastReclaim) >= e.cfg.LeaseDuration/2 {
+				lastReclaim = now
+				if n, err := e.store.ReclaimExpired(context.Background(), now); err != nil {
+					e.cfg.Logger.Error("reclaim expired leases", "err", err)
+				} else if n > 0 {
+					e.cfg.Logger.Info("reclaimed steps whose lease expired", "steps", n)
+				}
+			}
+			e.checkDeadlines()
+		}
+	}
+}
+
+// claim claims as many ready steps as there are free slots and starts
+// them. It returns when to claim again if nothing happens before (zero:
+// no such time).
+func (e *Engine) claim() time.Time {
+	for {
+		free := e.cfg.MaxParallelSteps - int(e.running.Load())
+		if free <= 0 || e.closed.Load() {
+			return time.Time{}
+		}
+		now := e.cfg.Now()
+		res, err := e.store.Claim(context.Background(), &weft.ClaimRequest{
+			Worker: e.cfg.WorkerID, Max: free, Now: now,
+			LeaseUntil: now.Add(e.cfg.LeaseDuration), Admit: e.admit,
+		})
+		if err != nil {
+			e.cfg.Logger.Error("claim ready steps", "err", err)
+			return now.Add(e.cfg.PollInterval)
+		}
+		e.publish(res.Events)
+		for _, c := range res.Claims {
+			n := e.running.Add(1)
+			e.mu.Lock()
+			e.peak = max(e.peak, n)
+			e.mu.Unlock()
+			e.wg.Add(1)
+			go e.run(c)
+		}
+		if len(res.Claims) < free {
+			return res.NextAt
+		}
+	}
+}
+
+// admit reserves a slot in the claimed step's pool, if it has one.
+func (e *Engine) admit(c *weft.Claim) bool {
+	p := e.pools[c.Pool]
+	if p == nil {
+		return true
+	}
+	for {
+		used := p.used.Load()
+		if used >= p.cap {
+			return false
+		}
+		if p.used.CompareAndSwap(used, used+1) {
+			return true
+		}
+	}
+}
+
+// release frees the slots an attempt held.
+func (e *Engine) release(c *weft.Claim) {
+	if p := e.pools[c.Pool]; p != nil {
+		p.used.Add(-1)
+	}
+	e.running.Add(-1)
+	e.notify()
+}
+
+// heartbeat extends the leases of the attempts in flight and cancels those
+// whose lease was lost.
+func (e *Engine) heartbeat() {
+	defer e.wg.Done()
+	t := time.NewTicker(e.cfg.LeaseDuration / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		leases := make([]weft.Lease, 0, len(e.attempts))
+		for l := range e.attempts {
+			leases = append(leases, l)
+		}
+		e.mu.Unlock()
+		if len(leases) == 0 {
+			continue
+		}
+		lost, err := e.store.Heartbeat(context.Background(), leases, e.cfg.Now().Add(e.cfg.LeaseDuration))
+		if err != nil {
+			e.cfg.Logger.Error("heartbeat", "err", err)
+			continue
+		}
+		e.mu.Lock()
+		for _, l := range lost {
+			if a := e.attempts[l]; a != nil {
+				a.cancel(weft.ErrLeaseLost)
+			}
+		}
+		e.mu.Unlock()
+	}
+}
+
+// PeakParallel returns the most attempts this engine has had in flight at
+// once since it started.
+func (e *Engine) PeakParallel() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int(e.peak)
+}
+
+func (e *Engine) errClosed() error {
+	return fmt.Errorf("engine: %w", weft.ErrClosed)
+}

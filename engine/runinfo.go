@@ -1,0 +1,246 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/workflow"
+)
+
+// runInfo is what the engine keeps about a run it works on: its compiled
+// definition, per-step plans, and the signals its waiters and subscribers
+// wait on. The store holds the run's state; this is derived from it and can
+// be rebuilt from the run's recorded workflow.
+type runInfo struct {
+	id       string
+	def      *workflow.Definition
+	params   json.RawMessage
+	deadline time.Time
+	steps    []stepPlan
+
+	paramsOnce  sync.Once
+	paramsValue any
+
+	mu     sync.Mutex
+	signal chan struct{} // closed and replaced when the run has new events
+	done   chan struct{} // closed when the run is over
+	ended  bool
+}
+
+// stepPlan is what an attempt needs to know about its step.
+type stepPlan struct {
+	step    *weft.Step
+	exec    weft.Executor
+	policy  weft.RetryPolicy
+	timeout time.Duration
+	// deps are the ids of the step's direct dependencies, in graph order;
+	// reads are the ids whose state templates and when may read.
+	deps  []string
+	reads []string
+}
+
+func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.RawMessage, deadline time.Time) (*runInfo, error) {
+	wf, g := def.Workflow, def.Graph
+	base := *e.cfg.Retry
+	timeout := e.cfg.StepTimeout
+	if wf.Defaults != nil {
+		base = base.Merge(wf.Defaults.Retry)
+		if wf.Defaults.Timeout > 0 {
+			timeout = time.Duration(wf.Defaults.Timeout)
+		}
+	}
+	ri := &runInfo{
+		id: id, def: def, params: params, deadline: deadline,
+		steps:  make([]stepPlan, g.Len()),
+		signal: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	for i := range ri.steps {
+		st := wf.Steps[g.ID(int32(i))]
+		exec, err := e.cfg.Registry.Lookup(st.Type)
+		if err != nil {
+			return nil, err
+		}
+		sp := &ri.steps[i]
+		sp.step, sp.exec = st, exec
+		sp.policy = base.Merge(st.Retry)
+		if st.MaxRetries != nil {
+			sp.policy.MaxRetries = st.MaxRetries
+		}
+		sp.timeout = timeout
+		if st.Timeout > 0 {
+			sp.timeout = time.Duration(st.Timeout)
+		}
+		deps := g.Deps(int32(i))
+		sp.deps = make([]string, len(deps))
+		for j, d := range deps {
+			sp.deps[j] = g.ID(d)
+		}
+		sp.reads = sp.deps
+		if refs := def.Reads(int32(i)); len(refs) > 0 {
+			sp.reads = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(sp.deps), refs...))))
+		}
+	}
+	return ri, nil
+}
+
+// info returns the engine's runInfo of a run, loading the run's workflow
+// from the store when this engine has not seen it (a run submitted by
+// another process, or before a restart).
+func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
+	e.mu.Lock()
+	ri := e.runs[runID]
+	e.mu.Unlock()
+	if ri != nil {
+		return ri, nil
+	}
+	state, err := e.store.Run(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	run := state.Run
+	def, err := workflow.Parse(run.Workflow, &workflow.Options{Registry: e.cfg.Registry, Limits: e.cfg.Limits, Format: workflow.FormatJSON})
+	if err != nil {
+		return nil, fmt.Errorf("run %s: its recorded workflow no longer validates: %w", runID, err)
+	}
+	ri, err = e.newRunInfo(runID, def, run.Params, run.Deadline)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", runID, err)
+	}
+	if run.Status.Terminal() {
+		ri.end()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if prev := e.runs[runID]; prev != nil {
+		return prev, nil
+	}
+	e.runs[runID] = ri
+	return ri, nil
+}
+
+// params returns the run's parameters as a Go value, decoded once.
+func (ri *runInfo) paramsAny() any {
+	ri.paramsOnce.Do(func() {
+		if len(ri.params) > 0 {
+			ri.paramsValue, _ = decodeValue(ri.params)
+		}
+		if ri.paramsValue == nil {
+			ri.paramsValue = map[string]any{}
+		}
+	})
+	return ri.paramsValue
+}
+
+// changed wakes the run's subscribers.
+func (ri *runInfo) changed() {
+	ri.mu.Lock()
+	close(ri.signal)
+	ri.signal = make(chan struct{})
+	ri.mu.Unlock()
+}
+
+// wait returns a channel closed at the run's next change.
+func (ri *runInfo) wait() <-chan struct{} {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.signal
+}
+
+// end marks the run over and wakes its waiters.
+func (ri *runInfo) end() {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	if !ri.ended {
+		ri.ended = true
+		close(ri.done)
+	}
+}
+
+// publish hands events a store appended to the runs' waiters and
+// subscribers.
+func (e *Engine) publish(events []weft.Event) {
+	if len(events) == 0 {
+		return
+	}
+	var last string
+	for i := range events {
+		ev := &events[i]
+		e.cfg.Logger.Debug("event", "run", ev.RunID, "step", ev.StepID, "type", ev.Type, "attempt", ev.Attempt)
+		if ev.RunID == last && !ev.Terminal() {
+			continue
+		}
+		e.mu.Lock()
+		ri := e.runs[ev.RunID]
+		e.mu.Unlock()
+		if ri == nil {
+			continue
+		}
+		if ev.Terminal() {
+			ri.end()
+		}
+		if ev.RunID != last {
+			ri.changed()
+			last = ev.RunID
+		}
+	}
+}
+
+// checkDeadlines ends the runs this engine knows whose deadline passed.
+func (e *Engine) checkDeadlines() {
+	now := e.cfg.Now()
+	e.mu.Lock()
+	var due []*runInfo
+	for _, ri := range e.runs {
+		if !ri.deadline.IsZero() && !ri.deadline.After(now) && !ri.isOver() {
+			due = append(due, ri)
+		}
+	}
+	e.mu.Unlock()
+	for _, ri := range due {
+		e.timeout(ri)
+	}
+}
+
+func (ri *runInfo) isOver() bool {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.ended
+}
+
+// timeout fails a run whose deadline passed.
+func (e *Engine) timeout(ri *runInfo) {
+	msg := fmt.Sprintf("the run did not finish within its timeout of %s", ri.def.Workflow.Timeout)
+	e.end(ri.id, weft.RunFailed, &weft.ErrorInfo{Code: weft.CodeTimeout, Message: msg}, weft.ReasonRunTimeout)
+}
+
+// end ends a run early (cancel, timeout, fail_fast) and stops its attempts
+// in flight in this process.
+func (e *Engine) end(runID string, status weft.RunStatus, why *weft.ErrorInfo, reason string) (*weft.Run, error) {
+	run, err := e.store.CancelRun(context.Background(), &weft.RunCancel{RunID: runID, Status: status, Error: why, Reason: reason, Now: e.cfg.Now()})
+	if err != nil {
+		return nil, err
+	}
+	cause := fmt.Errorf("run %s: %w", reason, weft.Errorf(weft.CodeCanceled, "%s", reason))
+	e.mu.Lock()
+	for l, a := range e.attempts {
+		if l.RunID == runID {
+			a.cancel(cause)
+		}
+	}
+	ri := e.runs[runID]
+	e.mu.Unlock()
+	if ri != nil {
+		ri.changed()
+		if run.Status.Terminal() {
+			ri.end()
+		}
+	}
+	e.notify()
+	return run, nil
+}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/weft-dev/weft"
+)
+
+// Status is the state of a run as the engine reports it (DESIGN.md
+// section 7).
+type Status struct {
+	RunID      string          `json:"run_id"`
+	WorkflowID string          `json:"workflow_id"`
+	State      weft.RunStatus  `json:"status"`
+	Result     json.RawMessage `json:"result"`
+	Error      *weft.ErrorInfo `json:"error"`
+	CreatedAt  time.Time       `json:"created_at"`
+	StartedAt  time.Time       `json:"started_at,omitzero"`
+	FinishedAt time.Time       `json:"finished_at,omitzero"`
+	// Completed lists the steps that are done, in the order they finished.
+	Completed []string `json:"completed"`
+	// Active lists the attempts in flight.
+	Active []Active `json:"active"`
+	// Steps holds every step's state, keyed by step id; Order lists the
+	// step ids in topological order (dag.Graph.Order).
+	Steps   map[string]*StepState `json:"steps"`
+	Order   []string              `json:"-"`
+	Metrics Metrics               `json:"metrics"`
+}
+
+// Active is an attempt in flight.
+type Active struct {
+	StepID  string    `json:"step_id"`
+	Attempt int       `json:"attempt"`
+	Since   time.Time `json:"since"`
+	Worker  string    `json:"worker,omitempty"`
+}
+
+// StepState is one step's state in a Status.
+type StepState struct {
+	Type       string          `json:"type"`
+	Status     weft.StepStatus `json:"status"`
+	Reason     string          `json:"reason,omitempty"`
+	Attempts   int             `json:"attempts"`
+	Output     json.RawMessage `json:"output"`
+	Error      *weft.ErrorInfo `json:"error"`
+	QueueWait  time.Duration   `json:"-"`
+	RunTime    time.Duration   `json:"-"`
+	StartedAt  time.Time       `json:"started_at,omitzero"`
+	FinishedAt time.Time       `json:"finished_at,omitzero"`
+}
+
+// Metrics sums up a run.
+type Metrics struct {
+	// Duration is from the run's start to its end (or now).
+	Duration   time.Duration `json:"-"`
+	StepsTotal int           `json:"steps_total"`
+	Succeeded  int           `json:"succeeded"`
+	Failed     int           `json:"failed"`
+	Skipped    int           `json:"skipped"`
+	Canceled   int           `json:"canceled"`
+	// Retries counts attempts beyond each step's first.
+	Retries int `json:"retries"`
+	// PeakParallel is the most attempts of the run in flight at once.
+	PeakParallel int `json:"peak_parallel"`
+	// Utilization is busy slot-seconds over available slot-seconds: the
+	// steps' run time over the run's duration times its slots (the
+	// engine cap, or the run's max_parallel when lower).
+	Utilization float64 `json:"utilization"`
+}
+
+// Status returns the state of a run. It returns weft.ErrNotFound for an
+// unknown run.
+func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
+	state, err := e.store.Run(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	events, err := e.store.Events(ctx, runID, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	run := state.Run
+	st := &Status{
+		RunID: run.ID, WorkflowID: run.WorkflowID, State: run.Status, Result: run.Result, Error: run.Error,
+		CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
+		Completed: []string{}, Active: []Active{},
+		Steps: make(map[string]*StepState, len(state.Steps)),
+		Order: make([]string, 0, len(state.Steps)),
+	}
+	var busy time.Duration
+	m := &st.Metrics
+	m.StepsTotal = len(state.Steps)
+	for _, s := range state.Steps {
+		st.Steps[s.StepID] = &StepState{
+			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts, Output: s.Output, Error: s.Error,
+			QueueWait: s.QueueWait, RunTime: s.RunTime, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt,
+		}
+		busy += s.RunTime
+		m.Retries += max(s.Attempts-1, 0)
+		switch s.Status {
+		case weft.StepSucceeded:
+			m.Succeeded++
+		case weft.StepFailed:
+			m.Failed++
+		case weft.StepSkipped:
+			m.Skipped++
+		case weft.StepCanceled:
+			m.Canceled++
+		case weft.StepRunning:
+			st.Active = append(st.Active, Active{StepID: s.StepID, Attempt: s.Attempts, Since: s.StartedAt, Worker: s.Worker})
+		}
+	}
+	// The order steps finished in, and the peak parallelism, come from the
+	// event history.
+	inFlight := 0
+	for i := range events {
+		ev := &events[i]
+		switch ev.Type {
+		case weft.EventStepStarted:
+			inFlight++
+			m.PeakParallel = max(m.PeakParallel, inFlight)
+		case weft.EventStepRetrying:
+			inFlight--
+		case weft.EventStepSucceeded, weft.EventStepFailed, weft.EventStepSkipped, weft.EventStepCanceled:
+			if ev.Attempt > 0 {
+				inFlight--
+			}
+		}
+		if ev.StepID != "" && (ev.Type == weft.EventStepSucceeded || ev.Type == weft.EventStepFailed || ev.Type == weft.EventStepSkipped) {
+			st.Completed = append(st.Completed, ev.StepID)
+		}
+	}
+	for _, s := range state.Steps {
+		if s.Status == weft.StepCanceled {
+			st.Completed = append(st.Completed, s.StepID)
+		}
+	}
+	if ri, err := e.info(ctx, runID); err == nil {
+		g := ri.def.Graph
+		for _, n := range g.Order() {
+			st.Order = append(st.Order, g.ID(n))
+		}
+	} else {
+		for _, s := range state.Steps {
+			st.Order = append(st.Order, s.StepID)
+		}
+	}
+	slices.SortStableFunc(st.Active, func(a, b Active) int { return a.Since.Compare(b.Since) })
+	if !run.StartedAt.IsZero() {
+		end := run.FinishedAt
+		if end.IsZero() {
+			end = e.cfg.Now()
+		}
+		m.Duration = end.Sub(run.StartedAt)
+		slots := e.cfg.MaxParallelSteps
+		if run.MaxParallel > 0 {
+			slots = min(slots, run.MaxParallel)
+		}
+		if m.Duration > 0 {
+			m.Utilization = float64(busy) / (float64(m.Duration) * float64(slots))
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/weft-dev/weft"
+)
+
+// subscribeBatch is how many events a subscription reads from the store
+// at once.
+const subscribeBatch = 1000
+
+// Subscribe streams a run's events with Seq > after, in order, on the
+// returned channel, replaying the history first. The channel is closed
+// after the run's terminal event, or when ctx is done. Events are read from
+// the store, so none is lost however slowly the channel is drained. It
+// returns weft.ErrNotFound for an unknown run.
+func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (<-chan weft.Event, error) {
+	ri, err := e.info(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan weft.Event, 64)
+	go func() {
+		defer close(ch)
+		for {
+			changed := ri.wait()
+			events, err := e.store.Events(ctx, runID, after, subscribeBatch)
+			if err != nil {
+				return
+			}
+			for _, ev := range events {
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+					return
+				}
+				after = ev.Seq
+				if ev.Terminal() {
+					return
+				}
+			}
+			if len(events) == subscribeBatch {
+				continue
+			}
+			if len(events) == 0 && ri.isOver() {
+				return // over, and every event delivered
+			}
+			select {
+			case <-changed:
+			case <-ri.done:
+			case <-e.done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}

@@ -1,0 +1,637 @@
+// Package inmem is the in-memory weft.Store: the fast path for the library,
+// tests and one-off runs. Nothing survives the process.
+//
+// It keeps every run under one mutex. Ready steps wait in one priority heap
+// per run (higher weft.PlanStep.Priority first, then node order); runs that
+// have ready steps and room under their MaxParallel wait in a heap ordered
+// by creation, so a claim costs O(log n) whatever the number of runs.
+package inmem
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/weft-dev/weft"
+)
+
+// Store is an in-memory weft.Store. It is safe for concurrent use. The zero
+// value is not ready: use New.
+type Store struct {
+	mu      sync.Mutex
+	runs    map[string]*run
+	byKey   map[string]*run
+	created []*run // in creation order
+	seq     int64
+	active  runHeap   // runs with ready steps and room to run them
+	retries retryHeap // steps waiting out a retry delay
+	leased  map[stepRef]struct{}
+}
+
+var _ weft.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		runs:   make(map[string]*run),
+		byKey:  make(map[string]*run),
+		leased: make(map[stepRef]struct{}),
+	}
+}
+
+type run struct {
+	rec       weft.Run
+	seq       int64
+	plan      []weft.PlanStep
+	steps     []step
+	index     map[string]int32
+	dntOff    []int32 // CSR: dependents of node i are dnts[dntOff[i]:dntOff[i+1]]
+	dnts      []int32
+	ready     readyHeap
+	running   int
+	remaining int // steps not yet terminal
+	failed    int
+	events    []weft.Event
+	inActive  bool
+}
+
+type step struct {
+	weft.StepRun
+	counts     weft.DepCounts
+	retryAt    time.Time
+	firstStart time.Time
+}
+
+type stepRef struct {
+	r *run
+	i int32
+}
+
+// CreateRun stores a new run; see weft.Store.
+func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if nr.Run.ID == "" {
+		return nil, false, fmt.Errorf("create run: %w", weft.Errorf(weft.CodeInvalid, "a run needs an id"))
+	}
+	if len(nr.Steps) == 0 {
+		return nil, false, fmt.Errorf("create run %s: %w", nr.Run.ID, weft.Errorf(weft.CodeInvalid, "a run needs at least one step"))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := nr.Run.IdempotencyKey; k != "" {
+		if r, ok := s.byKey[k]; ok {
+			rec := r.rec
+			return &rec, false, nil
+		}
+	}
+	if _, dup := s.runs[nr.Run.ID]; dup {
+		return nil, false, fmt.Errorf("create run %s: %w", nr.Run.ID, weft.Errorf(weft.CodeInvalid, "a run with this id exists"))
+	}
+	s.seq++
+	r := &run{rec: nr.Run, seq: s.seq, plan: nr.Steps, remaining: len(nr.Steps)}
+	r.rec.Status = weft.RunPending
+	if r.rec.CreatedAt.IsZero() {
+		r.rec.CreatedAt = nr.Now
+	}
+	r.steps = make([]step, len(nr.Steps))
+	r.index = make(map[string]int32, len(nr.Steps))
+	r.dntOff = make([]int32, len(nr.Steps)+1)
+	for i, ps := range nr.Steps {
+		r.index[ps.ID] = int32(i)
+		for _, d := range ps.Deps {
+			if d < 0 || int(d) >= len(nr.Steps) {
+				return nil, false, fmt.Errorf("create run %s: step %s: dependency index %d out of range", nr.Run.ID, ps.ID, d)
+			}
+			r.dntOff[d+1]++
+		}
+	}
+	for i := range nr.Steps {
+		r.dntOff[i+1] += r.dntOff[i]
+	}
+	r.dnts = make([]int32, r.dntOff[len(nr.Steps)])
+	fill := slices.Clone(r.dntOff[:len(nr.Steps)])
+	for i, ps := range nr.Steps {
+		for _, d := range ps.Deps {
+			r.dnts[fill[d]] = int32(i)
+			fill[d]++
+		}
+	}
+	r.event(weft.Event{Type: weft.EventRunCreated, Time: nr.Now})
+	for i := range r.steps {
+		st := &r.steps[i]
+		ps := &nr.Steps[i]
+		st.StepID, st.Type, st.Status = ps.ID, ps.Type, weft.StepPending
+		st.counts.Total = len(ps.Deps)
+	}
+	// Roots (and any step a trigger lets run without its dependencies,
+	// which none does) are ready at once.
+	for i := range r.steps {
+		if len(nr.Steps[i].Deps) == 0 {
+			r.decide(int32(i), nr.Now, nil)
+		}
+	}
+	s.runs[r.rec.ID] = r
+	if k := r.rec.IdempotencyKey; k != "" {
+		s.byKey[k] = r
+	}
+	s.created = append(s.created, r)
+	s.activate(r)
+	rec := r.rec
+	return &rec, true, nil
+}
+
+// event appends an event to the run's history and returns it.
+func (r *run) event(e weft.Event) weft.Event {
+	e.Seq = int64(len(r.events) + 1)
+	e.RunID = r.rec.ID
+	r.events = append(r.events, e)
+	return e
+}
+
+// decide settles a pending step whose dependencies allow it: ready, or
+// skipped (then its own dependents are settled in turn, without
+// recursion). Events are appended to out when it is not nil.
+func (r *run) decide(i int32, now time.Time, out *[]weft.Event) (ready int) {
+	stack := []int32{i}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		st := &r.steps[i]
+		if st.Status != weft.StepPending {
+			continue
+		}
+		d, reason := r.plan[i].Trigger.Decide(st.counts)
+		switch d {
+		case weft.DecideRun:
+			st.Status = weft.StepReady
+			st.ReadyAt = now
+			r.ready.push(readyItem{prio: r.plan[i].Priority, i: i})
+			ready++
+		case weft.DecideSkip:
+			st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, reason, now
+			r.remaining--
+			e := r.event(weft.Event{Type: weft.EventStepSkipped, StepID: st.StepID, Time: now, Reason: reason})
+			if out != nil {
+				*out = append(*out, e)
+			}
+			stack = r.settled(i, stack)
+		}
+	}
+	return ready
+}
+
+// settled counts step i's terminal outcome in its dependents' counters
+// and pushes onto stack those that may now be decided.
+func (r *run) settled(i int32, stack []int32) []int32 {
+	status, reason := r.steps[i].Status, r.steps[i].Reason
+	for _, d := range r.dnts[r.dntOff[i]:r.dntOff[i+1]] {
+		c := &r.steps[d].counts
+		if status == weft.StepSkipped && reason == weft.ReasonUpstreamFailed {
+			c.SkippedForFailure++
+		}
+		switch status {
+		case weft.StepSucceeded:
+			c.Succeeded++
+		case weft.StepFailed:
+			c.Failed++
+		case weft.StepSkipped:
+			c.Skipped++
+		case weft.StepCanceled:
+			c.Canceled++
+		}
+		if r.steps[d].Status == weft.StepPending {
+			stack = append(stack, d)
+		}
+	}
+	return stack
+}
+
+// activate puts r in the active heap when it has ready steps and room.
+func (s *Store) activate(r *run) {
+	if r.inActive || r.rec.Status.Terminal() || len(r.ready) == 0 || !r.hasRoom() {
+		return
+	}
+	r.inActive = true
+	s.active.push(r)
+}
+
+func (r *run) hasRoom() bool { return r.rec.MaxParallel <= 0 || r.running < r.rec.MaxParallel }
+
+// Claim leases ready steps; see weft.Store.
+func (s *Store) Claim(ctx context.Context, req *weft.ClaimRequest) (*weft.ClaimResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := &weft.ClaimResult{}
+	// Retries whose delay is over become ready.
+	for len(s.retries) > 0 && !s.retries[0].at.After(req.Now) {
+		it := s.retries.pop()
+		st := &it.r.steps[it.i]
+		if st.Status != weft.StepRetrying || !st.retryAt.Equal(it.at) {
+			continue // stale: canceled or rescheduled
+		}
+		st.Status, st.ReadyAt = weft.StepReady, it.at
+		it.r.ready.push(readyItem{prio: it.r.plan[it.i].Priority, i: it.i})
+		s.activate(it.r)
+	}
+	var revisit []*run
+	for len(res.Claims) < req.Max && len(s.active) > 0 {
+		r := s.active.pop()
+		r.inActive = false
+		var refused []readyItem
+		for len(res.Claims) < req.Max && len(r.ready) > 0 && r.hasRoom() {
+			it := r.ready.pop()
+			c := r.claimOf(it.i, req)
+			if req.Admit != nil && !req.Admit(c) {
+				refused = append(refused, it)
+				continue
+			}
+			s.start(r, it.i, c, req, res)
+		}
+		for _, it := range refused {
+			r.ready.push(it)
+		}
+		if len(refused) > 0 {
+			revisit = append(revisit, r) // refused now, maybe admitted next time
+		} else {
+			s.activate(r)
+		}
+	}
+	for _, r := range revisit {
+		s.activate(r)
+	}
+	if len(s.retries) > 0 {
+		res.NextAt = s.retries[0].at
+	}
+	return res, nil
+}
+
+func (r *run) claimOf(i int32, req *weft.ClaimRequest) *weft.Claim {
+	st := &r.steps[i]
+	first := st.firstStart
+	if first.IsZero() {
+		first = req.Now
+	}
+	return &weft.Claim{
+		RunID: r.rec.ID, StepID: st.StepID, Index: i, Type: st.Type, Pool: r.plan[i].Pool,
+		Attempt: st.Attempts + 1, Worker: req.Worker, LeaseUntil: req.LeaseUntil,
+		ReadyAt: st.ReadyAt, FirstStartedAt: first,
+	}
+}
+
+// start records a claimed attempt.
+func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, res *weft.ClaimResult) {
+	st := &r.steps[i]
+	st.Status = weft.StepRunning
+	st.Attempts = c.Attempt
+	st.Worker = req.Worker
+	st.LeaseUntil = req.LeaseUntil
+	st.StartedAt = req.Now
+	if st.firstStart.IsZero() {
+		st.firstStart = req.Now
+	}
+	if !st.ReadyAt.IsZero() && req.Now.After(st.ReadyAt) {
+		st.QueueWait += req.Now.Sub(st.ReadyAt)
+	}
+	r.running++
+	s.leased[stepRef{r, i}] = struct{}{}
+	if r.rec.Status == weft.RunPending {
+		r.rec.Status = weft.RunRunning
+		r.rec.StartedAt = req.Now
+		res.Events = append(res.Events, r.event(weft.Event{Type: weft.EventRunStarted, Time: req.Now}))
+	}
+	res.Events = append(res.Events, r.event(weft.Event{Type: weft.EventStepStarted, StepID: st.StepID, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker}))
+	res.Claims = append(res.Claims, c)
+}
+
+// lookup returns the run and step of a lease, or ErrLeaseLost when the
+// lease is not current.
+func (s *Store) lookup(l weft.Lease) (*run, int32, error) {
+	r, ok := s.runs[l.RunID]
+	if !ok {
+		return nil, 0, fmt.Errorf("run %s: %w", l.RunID, weft.ErrNotFound)
+	}
+	i, ok := r.index[l.StepID]
+	if !ok {
+		return nil, 0, fmt.Errorf("run %s step %s: %w", l.RunID, l.StepID, weft.ErrNotFound)
+	}
+	st := &r.steps[i]
+	if st.Status != weft.StepRunning || st.Attempts != l.Attempt || st.Worker != l.Worker {
+		return nil, 0, fmt.Errorf("run %s step %s attempt %d: %w", l.RunID, l.StepID, l.Attempt, weft.ErrLeaseLost)
+	}
+	return r, i, nil
+}
+
+// Finish records the outcome of a claimed attempt; see weft.Store.
+func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, i, err := s.lookup(f.Lease)
+	if err != nil {
+		return nil, err
+	}
+	st := &r.steps[i]
+	res := &weft.FinishResult{}
+	r.running--
+	delete(s.leased, stepRef{r, i})
+	st.Worker, st.LeaseUntil = "", time.Time{}
+	if !f.StartedAt.IsZero() && f.Now.After(f.StartedAt) {
+		st.RunTime += f.Now.Sub(f.StartedAt)
+	}
+	e := weft.Event{StepID: st.StepID, Time: f.Now, Attempt: f.Lease.Attempt, Worker: f.Lease.Worker, Data: f.Data}
+	switch f.Status {
+	case weft.StepSucceeded:
+		st.Status, st.Output, st.Error, st.FinishedAt = weft.StepSucceeded, f.Output, nil, f.Now
+		e.Type = weft.EventStepSucceeded
+	case weft.StepFailed:
+		st.Status, st.Error, st.FinishedAt = weft.StepFailed, f.Error, f.Now
+		e.Type, e.Error = weft.EventStepFailed, f.Error
+		r.failed++
+	case weft.StepSkipped:
+		st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, f.Reason, f.Now
+		e.Type, e.Reason = weft.EventStepSkipped, f.Reason
+	case weft.StepRetrying:
+		st.Status, st.Error, st.retryAt = weft.StepRetrying, f.Error, f.RetryAt
+		st.ReadyAt = f.RetryAt
+		e.Type, e.Error, e.Delay = weft.EventStepRetrying, f.Error, max(f.RetryAt.Sub(f.Now), 0)
+		s.retries.push(retryItem{at: f.RetryAt, r: r, i: i})
+	default:
+		return nil, fmt.Errorf("finish run %s step %s: status %q is not an outcome", f.Lease.RunID, f.Lease.StepID, f.Status)
+	}
+	res.Events = append(res.Events, r.event(e))
+	if st.Status.Terminal() {
+		r.remaining--
+		for _, d := range r.settled(i, nil) {
+			res.Ready += r.decide(d, f.Now, &res.Events)
+		}
+	}
+	if r.remaining == 0 {
+		s.end(r, f.Now, &res.Events)
+	} else {
+		s.activate(r)
+	}
+	rec := r.rec
+	res.Run = &rec
+	return res, nil
+}
+
+// end finishes a run whose steps are all done.
+func (s *Store) end(r *run, now time.Time, out *[]weft.Event) {
+	var sinks []*weft.StepRun
+	for i := range r.plan {
+		if r.plan[i].Sink {
+			sinks = append(sinks, &r.steps[i].StepRun)
+		}
+	}
+	r.rec.Result = weft.ComposeResult(sinks)
+	r.rec.FinishedAt = now
+	e := weft.Event{Time: now}
+	if r.failed > 0 {
+		r.rec.Status = weft.RunFailed
+		r.rec.Error = &weft.ErrorInfo{Code: weft.CodeInternal, Message: strconv.Itoa(r.failed) + " step(s) failed"}
+		for i := range r.steps {
+			if r.steps[i].Status == weft.StepFailed && r.steps[i].Error != nil {
+				r.rec.Error = &weft.ErrorInfo{Code: r.steps[i].Error.Code,
+					Message: fmt.Sprintf("step %s failed: %s", r.steps[i].StepID, r.steps[i].Error.Message)}
+				break
+			}
+		}
+		e.Type, e.Error = weft.EventRunFailed, r.rec.Error
+	} else {
+		r.rec.Status = weft.RunSucceeded
+		e.Type = weft.EventRunSucceeded
+	}
+	*out = append(*out, r.event(e))
+}
+
+// Heartbeat extends leases; see weft.Store.
+func (s *Store) Heartbeat(ctx context.Context, leases []weft.Lease, until time.Time) ([]weft.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lost []weft.Lease
+	for _, l := range leases {
+		r, i, err := s.lookup(l)
+		if err != nil {
+			lost = append(lost, l)
+			continue
+		}
+		r.steps[i].LeaseUntil = until
+	}
+	return lost, nil
+}
+
+// ReclaimExpired makes steps with expired leases claimable again; see
+// weft.Store.
+func (s *Store) ReclaimExpired(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for ref := range s.leased {
+		st := &ref.r.steps[ref.i]
+		if st.LeaseUntil.After(now) {
+			continue
+		}
+		delete(s.leased, ref)
+		ref.r.running--
+		st.Status, st.Worker, st.LeaseUntil, st.ReadyAt = weft.StepReady, "", time.Time{}, now
+		ref.r.ready.push(readyItem{prio: ref.r.plan[ref.i].Priority, i: ref.i})
+		s.activate(ref.r)
+		n++
+	}
+	return n, nil
+}
+
+// CancelRun ends a run; see weft.Store.
+func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[c.RunID]
+	if !ok {
+		return nil, fmt.Errorf("cancel run %s: %w", c.RunID, weft.ErrNotFound)
+	}
+	if r.rec.Status.Terminal() {
+		rec := r.rec
+		return &rec, nil
+	}
+	status := c.Status
+	if status != weft.RunFailed {
+		status = weft.RunCanceled
+	}
+	reason := c.Reason
+	if reason == "" {
+		reason = weft.ReasonRunCanceled
+	}
+	for i := range r.steps {
+		st := &r.steps[i]
+		if st.Status.Terminal() {
+			continue
+		}
+		switch st.Status {
+		case weft.StepRunning:
+			delete(s.leased, stepRef{r, int32(i)})
+			if c.Now.After(st.StartedAt) {
+				st.RunTime += c.Now.Sub(st.StartedAt)
+			}
+			fallthrough
+		case weft.StepRetrying:
+			// Steps that had started get an event; the others are
+			// covered by the run's own event.
+			r.event(weft.Event{Type: weft.EventStepCanceled, StepID: st.StepID, Time: c.Now, Attempt: st.Attempts, Reason: reason})
+		}
+		st.Status, st.Reason, st.FinishedAt, st.Worker, st.LeaseUntil = weft.StepCanceled, reason, c.Now, "", time.Time{}
+	}
+	r.ready, r.running, r.remaining = nil, 0, 0
+	r.rec.Status, r.rec.Error, r.rec.FinishedAt = status, c.Error, c.Now
+	e := weft.Event{Type: weft.EventRunCanceled, Time: c.Now, Reason: reason, Error: c.Error}
+	if status == weft.RunFailed {
+		e.Type = weft.EventRunFailed
+	}
+	r.event(e)
+	rec := r.rec
+	return &rec, nil
+}
+
+// Run returns a run and its steps; see weft.Store.
+func (s *Store) Run(ctx context.Context, runID string) (*weft.RunState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[runID]
+	if !ok {
+		return nil, fmt.Errorf("run %s: %w", runID, weft.ErrNotFound)
+	}
+	rec := r.rec
+	state := &weft.RunState{Run: &rec, Steps: make([]*weft.StepRun, len(r.steps))}
+	all := make([]weft.StepRun, len(r.steps))
+	for i := range r.steps {
+		all[i] = r.steps[i].StepRun
+		state.Steps[i] = &all[i]
+	}
+	return state, nil
+}
+
+// ListRuns lists runs, newest first; see weft.Store. The cursor is the
+// creation sequence number of the last run returned.
+func (s *Store) ListRuns(ctx context.Context, f *weft.RunFilter) ([]*weft.Run, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	if f == nil {
+		f = &weft.RunFilter{}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	end := len(s.created)
+	if f.Cursor != "" {
+		seq, err := strconv.ParseInt(f.Cursor, 10, 64)
+		if err != nil || seq < 1 {
+			return nil, "", fmt.Errorf("list runs: %w", weft.Errorf(weft.CodeInvalid, "bad cursor %q", f.Cursor))
+		}
+		end, _ = slices.BinarySearchFunc(s.created, seq, func(r *run, seq int64) int { return cmp.Compare(r.seq, seq) })
+	}
+	var out []*weft.Run
+	var last int64
+	for k := end - 1; k >= 0; k-- {
+		r := s.created[k]
+		if (f.WorkflowID != "" && r.rec.WorkflowID != f.WorkflowID) || (f.Status != "" && r.rec.Status != f.Status) ||
+			(!f.Since.IsZero() && r.rec.CreatedAt.Before(f.Since)) || (!f.Until.IsZero() && !r.rec.CreatedAt.Before(f.Until)) {
+			continue
+		}
+		if len(out) == limit {
+			return out, strconv.FormatInt(last, 10), nil
+		}
+		rec := r.rec
+		out = append(out, &rec)
+		last = r.seq
+	}
+	return out, "", nil
+}
+
+// UnfinishedRuns lists the runs not yet over; see weft.Store.
+func (s *Store) UnfinishedRuns(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, r := range s.created {
+		if !r.rec.Status.Terminal() {
+			ids = append(ids, r.rec.ID)
+		}
+	}
+	return ids, nil
+}
+
+// Events returns a run's events after a sequence number; see weft.Store.
+func (s *Store) Events(ctx context.Context, runID string, after int64, limit int) ([]weft.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[runID]
+	if !ok {
+		return nil, fmt.Errorf("events of run %s: %w", runID, weft.ErrNotFound)
+	}
+	if after < 0 {
+		after = 0
+	}
+	if after >= int64(len(r.events)) {
+		return nil, nil
+	}
+	evs := r.events[after:]
+	if limit > 0 && len(evs) > limit {
+		evs = evs[:limit]
+	}
+	return slices.Clone(evs), nil
+}
+
+// Outputs returns the state of some steps; see weft.Store.
+func (s *Store) Outputs(ctx context.Context, runID string, stepIDs []string) (map[string]*weft.StepRun, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[runID]
+	if !ok {
+		return nil, fmt.Errorf("outputs of run %s: %w", runID, weft.ErrNotFound)
+	}
+	out := make(map[string]*weft.StepRun, len(stepIDs))
+	all := make([]weft.StepRun, 0, len(stepIDs))
+	for _, id := range stepIDs {
+		if i, ok := r.index[id]; ok {
+			all = append(all, r.steps[i].StepRun)
+			out[id] = &all[len(all)-1]
+		}
+	}
+	return out, nil
+}
