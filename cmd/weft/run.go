@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/engine"
+	"github.com/weft-dev/weft/executor"
+	"github.com/weft-dev/weft/inmem"
+	"github.com/weft-dev/weft/workflow"
+)
+
+// envAllowHosts is the environment variable that gives --allow-hosts its
+// default.
+const envAllowHosts = "WEFT_ALLOW_HOSTS"
+
+// Bounds on the waits of a run's ending, so that weft run always returns.
+const (
+	cancelTimeout = 5 * time.Second  // engine.Cancel after an interrupt
+	finishTimeout = 10 * time.Second // waiting for the run's final state once its events ended
+	closeTimeout  = 5 * time.Second  // engine.Close: attempts in flight to stop
+)
+
+// runFlags are the flags of weft run.
+type runFlags struct {
+	params      []string
+	maxParallel int64
+	asJSON      bool
+	quiet       bool
+	outputDir   string
+	allowHosts  string
+	limits      limitFlags
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a workflow, showing its progress, steps and result",
+		Long: `Run validates a workflow, runs it in this process (in memory: nothing is
+kept after weft exits) and reports it.
+
+Views:
+  on a terminal   the run id, a live status line (done/total, running,
+                  retrying, failed, elapsed), failures and retries as they
+                  happen, then a table of the steps in topological order,
+                  a summary line and the result as JSON
+  otherwise       the run id, one line per step event ("15:04:05.000 step
+                  ID succeeded (attempt 1, 3ms)"), a summary line and the
+                  result as JSON
+  --quiet         only the result as JSON; errors on standard error
+  --json          only this document: {"run_id", "workflow_id", "status",
+                  "result", "error", "steps": {ID: {"type", "status",
+                  "reason", "attempts", "output", "error": {"code",
+                  "message"}, "queue_wait_ms", "duration_ms"}}, "metrics":
+                  {"duration_ms", "steps_total", "succeeded", "failed",
+                  "skipped", "canceled", "retries", "peak_parallel",
+                  "utilization"}}. Durations are milliseconds with 3
+                  decimals; "error" and "result" are null when there is
+                  none; steps are in topological order.
+
+Output steps with destination "stdout" write between the lines of the
+views, never inside one; with --json or --quiet they write to standard
+error, so that standard output holds only the document.
+
+A parameter is --param KEY=VALUE, repeatable (the last one of a key wins).
+VALUE is read as JSON when it is valid JSON (3, true, null, {"a": 1},
+"quoted"), else taken as a string. KEY is 1 to 128 letters, digits, '_' and
+'-', starting with a letter or '_'. Parameters are merged over the
+workflow's params.
+
+--max-parallel N caps the steps running at once: it is both this process's
+cap (10 by default) and the run's max_parallel, overriding the workflow's.
+
+Interrupting weft (Ctrl-C) cancels the run: its running steps are stopped,
+its other steps canceled, and its final state reported. Interrupt again to
+quit at once.
+
+Exit codes: 0 the run succeeded, 1 it failed or was canceled, 2 bad usage
+or an invalid or unreadable workflow, 3 an internal error.`,
+		Example: `  weft run examples/seed_basic.json
+  weft run --json examples/seed_parallel.json | jq .metrics
+  weft run --param name=weft --param n=3 workflow.json
+  weft run --output-dir out --allow-hosts hooks.internal,10.0.0.0/8 workflow.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usagef("no FILE given: run needs one workflow file")
+			case len(args) > 1:
+				return usagef("too many arguments: run takes one FILE, got %d", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runWorkflow(cmd, args[0], &f)
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringArrayVarP(&f.params, "param", "p", nil, "set the run parameter `KEY=VALUE` (VALUE as JSON when valid JSON, else a string); repeatable")
+	flags.Var((*positiveInt)(&f.maxParallel), "max-parallel", "run at most `N` steps at once (the engine cap, and the run's max_parallel)")
+	flags.BoolVar(&f.asJSON, "json", false, "print only the run as a JSON document")
+	flags.BoolVarP(&f.quiet, "quiet", "q", false, "print only the result as JSON")
+	flags.StringVar(&f.outputDir, "output-dir", "", "root `DIR` of output steps with destination \"file\"")
+	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hostnames, IP addresses and CIDR blocks that webhooks may reach besides public addresses (default $"+envAllowHosts+")")
+	f.limits.register(cmd)
+	return cmd
+}
+
+// runWorkflow is weft run.
+func runWorkflow(cmd *cobra.Command, file string, f *runFlags) error {
+	ctx := cmd.Context()
+	stdout := &errWriter{w: cmd.OutOrStdout()}
+	stderr := cmd.ErrOrStderr()
+
+	if f.asJSON && f.quiet {
+		return usagef("--json and --quiet cannot be used together: each prints one JSON document")
+	}
+	params, err := parseParams(f.params)
+	if err != nil {
+		return err
+	}
+	allow, err := allowHostsOf(cmd, f.allowHosts)
+	if err != nil {
+		return err
+	}
+
+	mode := viewEvents
+	switch {
+	case f.asJSON:
+		mode = viewJSON
+	case f.quiet:
+		mode = viewQuiet
+	case isTerminal(cmd.OutOrStdout()):
+		mode = viewLive
+	}
+	con := &console{w: stdout, live: mode == viewLive}
+	// Output steps that write to stdout share the console, so that their
+	// lines and the view's never mix; with --json and --quiet, standard
+	// output is the document's alone.
+	var stepStdout io.Writer = con
+	if mode == viewJSON || mode == viewQuiet {
+		stepStdout = &lockedWriter{w: stderr}
+	}
+	reg, err := executor.NewRegistry(&executor.Config{OutputDir: f.outputDir, Stdout: stepStdout, AllowHosts: allow})
+	if err != nil {
+		return usagef("--allow-hosts: %v", err)
+	}
+	opts, err := f.limits.options(reg)
+	if err != nil {
+		return internalError(stderr, err)
+	}
+	def, err := workflow.ParseFile(file, opts)
+	if err != nil {
+		printProblems(stderr, problemsOf(file, err))
+		return &exitError{code: exitUsage}
+	}
+	if ctx.Err() != nil {
+		return interrupted(stderr)
+	}
+
+	eng, err := engine.New(inmem.New(), &engine.Config{
+		Registry:         reg,
+		MaxParallelSteps: int(f.maxParallel), // 0: the engine's default
+		Limits:           opts.Limits,
+	})
+	if err != nil {
+		return internalError(stderr, err)
+	}
+	defer closeEngine(eng, closeTimeout)
+
+	// The run outlives an interrupt: it is canceled, then reported. Calls
+	// made after ctx is done use bg, which keeps ctx's values only.
+	bg := context.WithoutCancel(ctx)
+	run, err := eng.Submit(bg, def, &engine.SubmitOptions{Params: params, MaxParallel: int(f.maxParallel)})
+	if err != nil {
+		return internalError(stderr, fmt.Errorf("submit the run: %w", err))
+	}
+	subCtx, stopEvents := context.WithCancel(bg)
+	defer stopEvents()
+	events, err := eng.Subscribe(subCtx, run.ID, 0)
+	if err != nil {
+		return internalError(stderr, fmt.Errorf("follow run %s: %w", run.ID, err))
+	}
+
+	rep := newReporter(mode, con, stderr, def, run.ID, time.Now())
+	rep.begin()
+	var tick <-chan time.Time
+	if mode == viewLive {
+		t := time.NewTicker(liveInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	done := ctx.Done()
+	for events != nil {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				break
+			}
+			rep.event(&ev)
+		case <-tick:
+			rep.redraw()
+		case <-done:
+			done = nil
+			rep.interrupted()
+			cctx, cancel := context.WithTimeout(bg, cancelTimeout)
+			_, err := eng.Cancel(cctx, run.ID)
+			cancel()
+			if err != nil {
+				rep.note(fmt.Sprintf("weft: cannot cancel run %s: %s", run.ID, singleLine(err.Error())))
+			}
+		}
+	}
+
+	st, err := finalStatus(bg, eng, run.ID)
+	if err != nil {
+		rep.stop()
+		return internalError(stderr, fmt.Errorf("run %s: %w", run.ID, err))
+	}
+	rep.finish(st)
+	if err := con.writeError(stdout); err != nil {
+		return writeFailed(stderr, err)
+	}
+	if st.State != weft.RunSucceeded {
+		return &exitError{code: exitRunFailed}
+	}
+	return nil
+}
+
+// finalStatus returns the status of a run whose events ended: once it is
+// over, or, if it is not over in time, as it is.
+func finalStatus(ctx context.Context, eng *engine.Engine, runID string) (*engine.Status, error) {
+	wctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
+	st, err := eng.Wait(wctx, runID)
+	if st != nil {
+		return st, nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return eng.Status(ctx, runID)
+	}
+	return nil, err
+}
+
+// closeEngine closes eng, waiting at most d for the attempts in flight to
+// stop: an executor that ignores cancellation cannot hold weft forever.
+func closeEngine(eng *engine.Engine, d time.Duration) {
+	closed := make(chan struct{})
+	go func() {
+		eng.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(d):
+	}
+}
+
+// parseParams turns --param KEY=VALUE flags into a JSON object, or nil when
+// there are none. VALUE is JSON when it is valid JSON, else a string; a
+// later KEY wins.
+func parseParams(flags []string) (json.RawMessage, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	params := make(map[string]json.RawMessage, len(flags))
+	for _, p := range flags {
+		key, value, ok := cutParam(p)
+		if !ok {
+			return nil, usagef("--param %q: expected KEY=VALUE, such as --param name=weft", p)
+		}
+		if !validParamKey(key) {
+			return nil, usagef("--param %q: %q is not a parameter name: expected 1 to %d letters, digits, '_' and '-', starting with a letter or '_'", p, key, weft.MaxIDBytes)
+		}
+		var raw json.RawMessage
+		if trimmed := bytes.TrimSpace([]byte(value)); len(trimmed) > 0 && json.Valid(trimmed) {
+			var buf bytes.Buffer
+			_ = json.Compact(&buf, trimmed) // valid, so it compacts
+			raw = buf.Bytes()
+		} else {
+			raw, _ = json.Marshal(value) // a string always marshals
+		}
+		params[key] = raw
+	}
+	out, err := json.Marshal(params)
+	if err != nil {
+		return nil, usagef("--param: %v", err)
+	}
+	return out, nil
+}
+
+// cutParam splits KEY=VALUE at the first '='.
+func cutParam(p string) (key, value string, ok bool) {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '=' {
+			return p[:i], p[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// validParamKey reports whether k is a parameter name: 1 to 128 letters,
+// digits, '_' and '-', starting with a letter or '_', so that templates can
+// read it as params.k (or params["k-1"]).
+func validParamKey(k string) bool {
+	if len(k) == 0 || len(k) > weft.MaxIDBytes {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || (c < '0' || c > '9') && c != '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// allowHostsOf parses --allow-hosts, or $WEFT_ALLOW_HOSTS when the flag is
+// not given.
+func allowHostsOf(cmd *cobra.Command, flag string) ([]string, error) {
+	list, source := flag, "--allow-hosts"
+	if !cmd.Flags().Changed("allow-hosts") {
+		list, source = os.Getenv(envAllowHosts), "$"+envAllowHosts
+	}
+	hosts, err := executor.ParseAllowHosts(list)
+	if err != nil {
+		return nil, usagef("%s: %v", source, err)
+	}
+	return hosts, nil
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// runDocument is what weft run --json prints.
+type runDocument struct {
+	RunID      string          `json:"run_id"`
+	WorkflowID string          `json:"workflow_id"`
+	Status     weft.RunStatus  `json:"status"`
+	Result     json.RawMessage `json:"result"`
+	Error      *weft.ErrorInfo `json:"error"`
+	Steps      stepDocuments   `json:"steps"`
+	Metrics    metricsDocument `json:"metrics"`
+}
+
+// stepDocument is one step of a runDocument.
+type stepDocument struct {
+	Type        string          `json:"type"`
+	Status      weft.StepStatus `json:"status"`
+	Reason      string          `json:"reason,omitempty"`
+	Attempts    int             `json:"attempts"`
+	Output      json.RawMessage `json:"output"`
+	Error       *weft.ErrorInfo `json:"error"`
+	QueueWaitMS float64         `json:"queue_wait_ms"`
+	DurationMS  float64         `json:"duration_ms"`
+}
+
+// metricsDocument is the metrics of a runDocument.
+type metricsDocument struct {
+	DurationMS   float64 `json:"duration_ms"`
+	StepsTotal   int     `json:"steps_total"`
+	Succeeded    int     `json:"succeeded"`
+	Failed       int     `json:"failed"`
+	Skipped      int     `json:"skipped"`
+	Canceled     int     `json:"canceled"`
+	Retries      int     `json:"retries"`
+	PeakParallel int     `json:"peak_parallel"`
+	Utilization  float64 `json:"utilization"`
+}
+
+// stepDocuments is a JSON object of steps keyed by id, written in the order
+// of ids (topological) rather than sorted.
+type stepDocuments struct {
+	ids   []string
+	steps map[string]*stepDocument
+}
+
+func (s stepDocuments) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteByte('{')
+	for i, id := range s.ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := enc.Encode(id); err != nil {
+			return nil, err
+		}
+		b.WriteByte(':')
+		if err := enc.Encode(s.steps[id]); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// newRunDocument builds the document of a run's status, its steps in the
+// given order.
+func newRunDocument(st *engine.Status, order []string) *runDocument {
+	doc := &runDocument{
+		RunID: st.RunID, WorkflowID: st.WorkflowID, Status: st.State,
+		Result: rawOrNull(st.Result), Error: st.Error,
+		Steps: stepDocuments{ids: order, steps: make(map[string]*stepDocument, len(order))},
+		Metrics: metricsDocument{
+			DurationMS:   millis(st.Metrics.Duration),
+			StepsTotal:   st.Metrics.StepsTotal,
+			Succeeded:    st.Metrics.Succeeded,
+			Failed:       st.Metrics.Failed,
+			Skipped:      st.Metrics.Skipped,
+			Canceled:     st.Metrics.Canceled,
+			Retries:      st.Metrics.Retries,
+			PeakParallel: st.Metrics.PeakParallel,
+			Utilization:  math.Round(st.Metrics.Utilization*1e4) / 1e4,
+		},
+	}
+	for _, id := range order {
+		s := st.Steps[id]
+		if s == nil {
+			continue
+		}
+		doc.Steps.steps[id] = &stepDocument{
+			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts,
+			Output: rawOrNull(s.Output), Error: s.Error,
+			QueueWaitMS: millis(s.QueueWait), DurationMS: millis(s.RunTime),
+		}
+	}
+	return doc
+}
+
+// millis returns d in milliseconds, rounded to the microsecond.
+func millis(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1e3 }
+
+// rawOrNull returns raw, or nil (written as null) when it is empty.
+func rawOrNull(raw json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	return raw
+}
