@@ -60,6 +60,10 @@ func (v *validator) compile(order []string, steps []*weft.Step, g *dag.Graph) *c
 	}
 	opts := &eval.Options{MaxBytes: v.lim.MaxExpressionBytes}
 	index := make(map[string]int32) // built on first need
+	// Steps often share their inputs and conditions (generated fan-outs):
+	// compile each distinct text once.
+	tpls := make(map[string]*eval.Template)
+	whens := make(map[string]*eval.Expr)
 	var up upstream
 	for i, id := range order {
 		st := steps[i]
@@ -68,9 +72,16 @@ func (v *validator) compile(order []string, steps []*weft.Step, g *dag.Graph) *c
 		}
 		var refs []string
 		if len(st.Input) > 0 {
-			tpl, errs := eval.CompileTemplate(st.Input, opts)
-			for _, e := range errs {
-				v.add(relPath(keyPath(stepPath(id), "input"), e.Path), e.Code, e.Message, e.Suggestion)
+			tpl, seen := tpls[string(st.Input)]
+			if !seen {
+				var errs weft.ValidationErrors
+				tpl, errs = eval.CompileTemplate(st.Input, opts)
+				for _, e := range errs {
+					v.add(relPath(keyPath(stepPath(id), "input"), e.Path), e.Code, e.Message, e.Suggestion)
+				}
+				if len(errs) == 0 {
+					tpls[string(st.Input)] = tpl
+				}
 			}
 			if tpl != nil {
 				c.inputs[i] = tpl
@@ -78,10 +89,16 @@ func (v *validator) compile(order []string, steps []*weft.Step, g *dag.Graph) *c
 			}
 		}
 		if st.When != "" && len(st.When) <= v.lim.MaxExpressionBytes {
-			x, err := eval.Compile(st.When, opts)
-			if err != nil {
-				v.add(keyPath(stepPath(id), "when"), weft.VExpression, err.Error(), "")
-			} else {
+			x, seen := whens[st.When]
+			if !seen {
+				var err error
+				if x, err = eval.Compile(st.When, opts); err != nil {
+					v.add(keyPath(stepPath(id), "when"), weft.VExpression, err.Error(), "")
+				} else {
+					whens[st.When] = x
+				}
+			}
+			if x != nil {
 				c.whens[i] = x
 				refs = append(refs, x.Refs()...)
 			}
