@@ -25,7 +25,14 @@ func ComposeResult(sinks []*StepRun) json.RawMessage {
 // KeyedObject writes the JSON object {key: value, …} of the items for which
 // pick returns true, in the items' order. Values must be valid JSON.
 func KeyedObject[T any](items []T, pick func(T) (string, json.RawMessage, bool)) json.RawMessage {
+	size := 2
+	for _, it := range items {
+		if k, v, ok := pick(it); ok {
+			size += len(k) + len(v) + 4
+		}
+	}
 	var b bytes.Buffer
+	b.Grow(size)
 	b.WriteByte('{')
 	first := true
 	for _, it := range items {

@@ -93,6 +93,8 @@ type Run struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	// Error says why a run failed or was canceled.
 	Error *ErrorInfo `json:"error,omitempty"`
+	// PeakParallel is the most steps of the run that were running at once.
+	PeakParallel int `json:"peak_parallel"`
 	// CreatedAt, StartedAt and FinishedAt are the run's times.
 	CreatedAt  time.Time `json:"created_at"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
@@ -132,8 +134,3 @@ type StepRun struct {
 	RunTime time.Duration `json:"run_time"`
 }
 
-// RunState is a run with all its steps, as a store returns it.
-type RunState struct {
-	Run   *Run
-	Steps []*StepRun
-}

@@ -50,8 +50,10 @@ type Store interface {
 	// yet done canceled with reason. Cancelling a finished run is a no-op
 	// that returns the run as it is.
 	CancelRun(ctx context.Context, c *RunCancel) (*Run, error)
-	// Run returns a run and all its steps.
-	Run(ctx context.Context, runID string) (*RunState, error)
+	// Run returns a run's record (without its steps).
+	Run(ctx context.Context, runID string) (*Run, error)
+	// Steps returns the state of every step of a run, in node order.
+	Steps(ctx context.Context, runID string) ([]*StepRun, error)
 	// ListRuns returns runs, newest first, and a cursor for the next page
 	// ("" when there is none).
 	ListRuns(ctx context.Context, f *RunFilter) (runs []*Run, next string, err error)
@@ -59,9 +61,10 @@ type Store interface {
 	UnfinishedRuns(ctx context.Context) ([]string, error)
 	// Events returns up to limit events of a run with Seq > after, in order.
 	Events(ctx context.Context, runID string, after int64, limit int) ([]Event, error)
-	// Outputs returns the state of some steps of a run, for data flow:
-	// their status, attempts, output and error, keyed by step id.
-	Outputs(ctx context.Context, runID string, stepIDs []string) (map[string]*StepRun, error)
+	// Outputs returns the results of some steps of a run, for templates:
+	// their status, attempts, output and error, keyed by step id. Unknown
+	// ids are left out.
+	Outputs(ctx context.Context, runID string, stepIDs []string) (map[string]StepResult, error)
 }
 
 // NewRun is a run to create.
@@ -134,19 +137,34 @@ type Claim struct {
 	// FirstStartedAt is when the step's first attempt started (now for a
 	// first attempt): the start of its retry budget (max_elapsed).
 	FirstStartedAt time.Time
+	// Deps are the results of the step's dependencies, in PlanStep.Deps
+	// order: what the step's data is made of.
+	Deps []StepResult
 }
 
 // Lease identifies a claimed attempt.
 func (c *Claim) Lease() Lease {
-	return Lease{RunID: c.RunID, StepID: c.StepID, Attempt: c.Attempt, Worker: c.Worker}
+	return Lease{RunID: c.RunID, StepID: c.StepID, Index: c.Index, Attempt: c.Attempt, Worker: c.Worker}
 }
 
 // Lease identifies a claimed attempt, for heartbeats and fencing.
 type Lease struct {
-	RunID   string
-	StepID  string
+	RunID  string
+	StepID string
+	// Index is the step's node index: a hint stores may use to find the
+	// step, after checking that StepID matches.
+	Index   int32
 	Attempt int
 	Worker  string
+}
+
+// StepResult is a step's outcome as its dependents and templates read it.
+type StepResult struct {
+	StepID   string
+	Status   StepStatus
+	Attempts int
+	Output   json.RawMessage
+	Error    *ErrorInfo
 }
 
 // ClaimResult is what Claim returns.
@@ -182,16 +200,23 @@ type StepFinish struct {
 	StartedAt time.Time
 	// Data, when set, is attached to the step's event.
 	Data json.RawMessage
+	// Next, when not nil, claims more steps in the same call once the
+	// outcome is recorded (the worker that finished a step takes the next
+	// one without a second round trip). Its result is FinishResult.Next.
+	Next *ClaimRequest
 }
 
 // FinishResult is what Finish returns.
 type FinishResult struct {
-	// Run is the run after the change; Run.Status tells whether it ended.
-	Run *Run
+	// RunStatus is the run's status after the change; a terminal status
+	// means the run ended.
+	RunStatus RunStatus
 	// Events are the events appended, in order.
 	Events []Event
 	// Ready counts the steps that became ready.
 	Ready int
+	// Next is the result of StepFinish.Next, or nil.
+	Next *ClaimResult
 }
 
 // RunCancel asks to end a run.

@@ -11,43 +11,55 @@ import (
 	"github.com/weft-dev/weft/eval"
 )
 
-// run executes one claimed attempt and records its outcome.
+// run executes a claimed attempt and records its outcome, then, holding
+// on to its slot, takes the next ready step in the same store call and
+// goes on until there is none: a chain of steps runs on one goroutine
+// without waking the scheduler.
 func (e *Engine) run(c *weft.Claim) {
 	defer e.wg.Done()
-	defer e.release(c)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	lease := c.Lease()
-	e.mu.Lock()
-	e.attempts[lease] = &attempt{claim: c, cancel: cancel}
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		delete(e.attempts, lease)
-		e.mu.Unlock()
-	}()
+	next := &weft.ClaimRequest{Worker: e.cfg.WorkerID, Max: 1, Admit: e.admit}
+	for c != nil {
+		c = e.runOne(c, next)
+	}
+	e.running.Add(-1)
+	e.notify()
+}
 
-	started := e.cfg.Now()
-	f := &weft.StepFinish{Lease: lease, StartedAt: started}
-	ri, err := e.info(ctx, c.RunID)
+// runOne runs one attempt and returns the next claim, if any, claimed
+// with next (reused from one attempt to the next).
+func (e *Engine) runOne(c *weft.Claim, next *weft.ClaimRequest) *weft.Claim {
+	f := &weft.StepFinish{Lease: c.Lease(), StartedAt: e.cfg.Now()}
+	ri, err := e.info(context.Background(), c.RunID)
 	if err != nil {
 		// The run's definition cannot be used here: fail the step for good.
 		f.Status, f.Error = weft.StepFailed, weft.InfoOf(weft.Permanent(err))
-		e.finish(ri, f)
-		return
+		return e.finish(ri, c, f, next)
 	}
 	sp := &ri.steps[c.Index]
-	out, skip, err := e.attempt(ctx, ri, sp, c)
+	ctx, cancel := context.WithTimeout(context.Background(), sp.timeout)
+	defer cancel()
+	a := &attempt{lease: f.Lease, cancel: cancel}
+	e.mu.Lock()
+	e.attempts[a] = struct{}{}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.attempts, a)
+		e.mu.Unlock()
+	}()
+
+	out, skip, err := e.attempt(ctx, a, ri, sp, c)
 	now := e.cfg.Now()
-	switch {
+	switch why := a.stopped(); {
 	case skip:
 		f.Status, f.Reason = weft.StepSkipped, weft.ReasonWhenFalse
 	case err == nil:
 		f.Status, f.Output = weft.StepSucceeded, out
-	case ctx.Err() != nil && (errors.Is(context.Cause(ctx), weft.ErrClosed) || errors.Is(context.Cause(ctx), weft.ErrLeaseLost)):
+	case errors.Is(why, weft.ErrClosed) || errors.Is(why, weft.ErrLeaseLost):
 		// The engine is closing or lost the lease: the step is not ours
 		// to record; it runs again once the lease expires.
-		return
+		e.releasePool(c)
+		return nil
 	default:
 		f.Error = weft.InfoOf(err)
 		if delay, retry := sp.policy.Next(c.Attempt, err, now.Sub(c.FirstStartedAt), e.cfg.Rand()); retry {
@@ -57,62 +69,87 @@ func (e *Engine) run(c *weft.Claim) {
 		}
 	}
 	f.Now = now
-	e.finish(ri, f)
+	return e.finish(ri, c, f, next)
 }
 
-// finish records an attempt's outcome and acts on it.
-func (e *Engine) finish(ri *runInfo, f *weft.StepFinish) {
+// finish records an attempt's outcome, acts on it, and returns the next
+// step this slot should run, claimed in the same store call.
+func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *weft.ClaimRequest) *weft.Claim {
 	if f.Now.IsZero() {
 		f.Now = e.cfg.Now()
+	}
+	e.releasePool(c)
+	if !e.closed.Load() {
+		next.Now, next.LeaseUntil = f.Now, f.Now.Add(e.cfg.LeaseDuration)
+		f.Next = next
 	}
 	res, err := e.store.Finish(context.Background(), f)
 	if err != nil {
 		if !errors.Is(err, weft.ErrLeaseLost) {
 			e.cfg.Logger.Error("record step outcome", "run", f.Lease.RunID, "step", f.Lease.StepID, "err", err)
 		}
-		return
+		return nil
 	}
 	e.publish(res.Events)
-	if f.Status == weft.StepFailed && ri != nil && ri.def.Workflow.FailFast && !res.Run.Status.Terminal() {
+	if f.Status == weft.StepFailed && ri != nil && ri.def.Workflow.FailFast && !res.RunStatus.Terminal() {
 		why := &weft.ErrorInfo{Code: f.Error.Code, Message: fmt.Sprintf("step %s failed (fail_fast): %s", f.Lease.StepID, f.Error.Message)}
 		if _, err := e.end(f.Lease.RunID, weft.RunFailed, why, weft.ReasonFailFast); err != nil {
 			e.cfg.Logger.Error("fail fast", "run", f.Lease.RunID, "err", err)
 		}
 	}
+	var claimed *weft.Claim
+	if res.Next != nil {
+		e.publish(res.Next.Events)
+		if len(res.Next.Claims) > 0 {
+			claimed = res.Next.Claims[0]
+		}
+	}
+	if claimed == nil || res.Ready > 1 || !res.Next.NextAt.IsZero() {
+		// More became ready than this slot takes, or a retry is due
+		// later: let the scheduler look.
+		e.notify()
+	}
+	return claimed
 }
 
 // attempt prepares the step's context, evaluates its when expression, and
 // runs its executor once under the attempt timeout. skip reports a when
 // expression that was false.
-func (e *Engine) attempt(ctx context.Context, ri *runInfo, sp *stepPlan, c *weft.Claim) (out json.RawMessage, skip bool, err error) {
-	var states map[string]*weft.StepRun
-	if len(sp.reads) > 0 {
-		states, err = e.store.Outputs(ctx, c.RunID, sp.reads)
-		if err != nil {
-			return nil, false, weft.Errorf(weft.CodeUnavailable, "read the outputs of %s's dependencies: %w", c.StepID, err)
-		}
-	}
+func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepPlan, c *weft.Claim) (out json.RawMessage, skip bool, err error) {
 	sc := &weft.StepContext{
 		RunID: c.RunID, StepID: c.StepID, Type: c.Type, Attempt: c.Attempt,
 		IdempotencyKey: c.RunID + "/" + c.StepID,
 		Input:          sp.step.Input,
 		Params:         ri.params,
 	}
-	if len(sp.deps) > 0 {
-		sc.Deps = make(map[string]json.RawMessage, len(sp.deps))
-		for _, id := range sp.deps {
-			sc.Deps[id] = outputOf(states[id])
+	if len(c.Deps) > 0 {
+		sc.Deps = make(map[string]json.RawMessage, len(c.Deps))
+		for k := range c.Deps {
+			sc.Deps[c.Deps[k].StepID] = outputOf(&c.Deps[k])
 		}
-		if len(sp.deps) == 1 {
-			sc.Data = sc.Deps[sp.deps[0]]
+		if len(c.Deps) == 1 {
+			sc.Data = outputOf(&c.Deps[0])
 		} else {
-			sc.Data = weft.KeyedObject(sp.deps, func(id string) (string, json.RawMessage, bool) {
-				return id, sc.Deps[id], true
+			sc.Data = weft.KeyedObject(c.Deps, func(d weft.StepResult) (string, json.RawMessage, bool) {
+				return d.StepID, outputOf(&d), true
 			})
 		}
 	}
 	tpl, when := ri.def.Input(c.Index), ri.def.When(c.Index)
 	if when != nil || (tpl != nil && !tpl.Static()) {
+		states := make(map[string]weft.StepResult, len(sp.reads))
+		for _, d := range c.Deps {
+			states[d.StepID] = d
+		}
+		if len(sp.reads) > len(c.Deps) {
+			more, err := e.store.Outputs(ctx, c.RunID, sp.reads)
+			if err != nil {
+				return nil, false, weft.Errorf(weft.CodeUnavailable, "read the outputs of %s's upstream steps: %w", c.StepID, err)
+			}
+			for id, r := range more {
+				states[id] = r
+			}
+		}
 		env, err := e.env(ri, sp, sc, states)
 		if err != nil {
 			return nil, false, err
@@ -132,21 +169,18 @@ func (e *Engine) attempt(ctx context.Context, ri *runInfo, sp *stepPlan, c *weft
 			}
 		}
 	}
-	actx, cancel := context.WithTimeoutCause(ctx, sp.timeout,
-		weft.Errorf(weft.CodeTimeout, "step %s: attempt %d timed out after %s", c.StepID, c.Attempt, sp.timeout))
-	defer cancel()
-	out, err = e.execute(actx, sp.exec, sc)
+	out, err = e.execute(ctx, sp.exec, sc)
 	if err != nil {
-		switch {
-		case ctx.Err() != nil: // stopped from outside
-			return nil, false, weft.Errorf(weft.CodeCanceled, "step %s: %w", c.StepID, context.Cause(ctx))
-		case actx.Err() != nil: // the attempt's own deadline
-			return nil, false, context.Cause(actx)
+		if why := a.stopped(); why != nil { // stopped from outside
+			return nil, false, weft.Errorf(weft.CodeCanceled, "step %s: %v", c.StepID, why)
+		}
+		if ctx.Err() != nil { // the attempt's own deadline
+			return nil, false, weft.Errorf(weft.CodeTimeout, "step %s: attempt %d timed out after %s", c.StepID, c.Attempt, sp.timeout)
 		}
 		return nil, false, err
 	}
 	if len(out) == 0 {
-		out = json.RawMessage("null")
+		out = jsonNull
 	}
 	if int64(len(out)) > e.cfg.Limits.MaxStepOutputBytes {
 		return nil, false, weft.Errorf(weft.CodeInvalid, "step %s: output of %d bytes is over the limit of %d", c.StepID, len(out), e.cfg.Limits.MaxStepOutputBytes)
@@ -168,19 +202,22 @@ func (e *Engine) execute(ctx context.Context, exec weft.Executor, sc *weft.StepC
 	return exec.Execute(ctx, sc)
 }
 
-func outputOf(s *weft.StepRun) json.RawMessage {
+// jsonNull is the output of a step that produced nothing.
+var jsonNull = json.RawMessage("null")
+
+func outputOf(s *weft.StepResult) json.RawMessage {
 	if s == nil || s.Status != weft.StepSucceeded || len(s.Output) == 0 {
-		return json.RawMessage("null")
+		return jsonNull
 	}
 	return s.Output
 }
 
 // env builds what templates and when expressions see (DESIGN.md section 4):
 // steps, data, deps, params and run.
-func (e *Engine) env(ri *runInfo, sp *stepPlan, sc *weft.StepContext, states map[string]*weft.StepRun) (map[string]any, error) {
+func (e *Engine) env(ri *runInfo, sp *stepPlan, sc *weft.StepContext, states map[string]weft.StepResult) (map[string]any, error) {
 	steps := make(map[string]any, len(states))
 	for id, s := range states {
-		v, err := decodeValue(outputOf(s))
+		v, err := decodeValue(outputOf(&s))
 		if err != nil {
 			return nil, err
 		}

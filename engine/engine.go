@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,9 +35,11 @@ type Engine struct {
 	wg      sync.WaitGroup
 	closed  atomic.Bool
 
+	debug bool // the logger takes debug records
+
 	mu       sync.Mutex
 	runs     map[string]*runInfo // runs this engine has seen, by id
-	attempts map[weft.Lease]*attempt
+	attempts map[*attempt]struct{}
 	peak     int64
 }
 
@@ -48,8 +51,23 @@ type pool struct {
 
 // attempt is an attempt in flight in this process.
 type attempt struct {
-	claim  *weft.Claim
-	cancel context.CancelCauseFunc
+	lease  weft.Lease
+	cancel context.CancelFunc
+	why    atomic.Pointer[error] // why it was stopped from outside
+}
+
+// stop cancels the attempt's context from outside, recording why.
+func (a *attempt) stop(why error) {
+	a.why.CompareAndSwap(nil, &why)
+	a.cancel()
+}
+
+// stopped returns why the attempt was stopped from outside, or nil.
+func (a *attempt) stopped() error {
+	if p := a.why.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // New returns an engine driving store and starts its scheduler; call Close
@@ -73,8 +91,9 @@ func New(store weft.Store, cfg *Config) (*Engine, error) {
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		runs:     make(map[string]*runInfo),
-		attempts: make(map[weft.Lease]*attempt),
+		attempts: make(map[*attempt]struct{}),
 	}
+	e.debug = c.Logger.Enabled(context.Background(), slog.LevelDebug)
 	for name, n := range c.Pools {
 		e.pools[name] = &pool{cap: int64(n)}
 	}
@@ -94,8 +113,8 @@ func (e *Engine) Close() error {
 	}
 	close(e.done)
 	e.mu.Lock()
-	for _, a := range e.attempts {
-		a.cancel(weft.ErrClosed)
+	for a := range e.attempts {
+		a.stop(weft.ErrClosed)
 	}
 	e.mu.Unlock()
 	e.wg.Wait()
@@ -154,14 +173,10 @@ func (e *Engine) claim() time.Time {
 		if free <= 0 || e.closed.Load() {
 			return time.Time{}
 		}
-		now := e.cfg.Now()
-		res, err := e.store.Claim(context.Background(), &weft.ClaimRequest{
-			Worker: e.cfg.WorkerID, Max: free, Now: now,
-			LeaseUntil: now.Add(e.cfg.LeaseDuration), Admit: e.admit,
-		})
+		res, err := e.store.Claim(context.Background(), e.claimRequest(free))
 		if err != nil {
 			e.cfg.Logger.Error("claim ready steps", "err", err)
-			return now.Add(e.cfg.PollInterval)
+			return e.cfg.Now().Add(e.cfg.PollInterval)
 		}
 		e.publish(res.Events)
 		for _, c := range res.Claims {
@@ -175,6 +190,15 @@ func (e *Engine) claim() time.Time {
 		if len(res.Claims) < free {
 			return res.NextAt
 		}
+	}
+}
+
+// claimRequest asks for up to max ready steps for this engine.
+func (e *Engine) claimRequest(max int) *weft.ClaimRequest {
+	now := e.cfg.Now()
+	return &weft.ClaimRequest{
+		Worker: e.cfg.WorkerID, Max: max, Now: now,
+		LeaseUntil: now.Add(e.cfg.LeaseDuration), Admit: e.admit,
 	}
 }
 
@@ -195,13 +219,11 @@ func (e *Engine) admit(c *weft.Claim) bool {
 	}
 }
 
-// release frees the slots an attempt held.
-func (e *Engine) release(c *weft.Claim) {
+// releasePool frees the pool slot an attempt held.
+func (e *Engine) releasePool(c *weft.Claim) {
 	if p := e.pools[c.Pool]; p != nil {
 		p.used.Add(-1)
 	}
-	e.running.Add(-1)
-	e.notify()
 }
 
 // heartbeat extends the leases of the attempts in flight and cancels those
@@ -218,8 +240,8 @@ func (e *Engine) heartbeat() {
 		}
 		e.mu.Lock()
 		leases := make([]weft.Lease, 0, len(e.attempts))
-		for l := range e.attempts {
-			leases = append(leases, l)
+		for a := range e.attempts {
+			leases = append(leases, a.lease)
 		}
 		e.mu.Unlock()
 		if len(leases) == 0 {
@@ -230,10 +252,14 @@ func (e *Engine) heartbeat() {
 			e.cfg.Logger.Error("heartbeat", "err", err)
 			continue
 		}
-		e.mu.Lock()
+		gone := make(map[weft.Lease]bool, len(lost))
 		for _, l := range lost {
-			if a := e.attempts[l]; a != nil {
-				a.cancel(weft.ErrLeaseLost)
+			gone[l] = true
+		}
+		e.mu.Lock()
+		for a := range e.attempts {
+			if gone[a.lease] {
+				a.stop(weft.ErrLeaseLost)
 			}
 		}
 		e.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weft-dev/weft"
@@ -25,6 +26,8 @@ type runInfo struct {
 
 	paramsOnce  sync.Once
 	paramsValue any
+
+	subs atomic.Int32 // subscriptions following the run
 
 	mu     sync.Mutex
 	signal chan struct{} // closed and replaced when the run has new events
@@ -99,11 +102,10 @@ func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
 	if ri != nil {
 		return ri, nil
 	}
-	state, err := e.store.Run(ctx, runID)
+	run, err := e.store.Run(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
-	run := state.Run
 	def, err := workflow.Parse(run.Workflow, &workflow.Options{Registry: e.cfg.Registry, Limits: e.cfg.Limits, Format: workflow.FormatJSON})
 	if err != nil {
 		return nil, fmt.Errorf("run %s: its recorded workflow no longer validates: %w", runID, err)
@@ -169,24 +171,23 @@ func (e *Engine) publish(events []weft.Event) {
 		return
 	}
 	var last string
+	var ri *runInfo
 	for i := range events {
 		ev := &events[i]
-		e.cfg.Logger.Debug("event", "run", ev.RunID, "step", ev.StepID, "type", ev.Type, "attempt", ev.Attempt)
-		if ev.RunID == last && !ev.Terminal() {
-			continue
-		}
-		e.mu.Lock()
-		ri := e.runs[ev.RunID]
-		e.mu.Unlock()
-		if ri == nil {
-			continue
-		}
-		if ev.Terminal() {
-			ri.end()
+		if e.debug {
+			e.cfg.Logger.Debug("event", "run", ev.RunID, "step", ev.StepID, "type", ev.Type, "attempt", ev.Attempt)
 		}
 		if ev.RunID != last {
-			ri.changed()
 			last = ev.RunID
+			e.mu.Lock()
+			ri = e.runs[ev.RunID]
+			e.mu.Unlock()
+			if ri != nil && ri.subs.Load() > 0 {
+				ri.changed()
+			}
+		}
+		if ri != nil && ev.Terminal() {
+			ri.end()
 		}
 	}
 }
@@ -228,9 +229,9 @@ func (e *Engine) end(runID string, status weft.RunStatus, why *weft.ErrorInfo, r
 	}
 	cause := fmt.Errorf("run %s: %w", reason, weft.Errorf(weft.CodeCanceled, "%s", reason))
 	e.mu.Lock()
-	for l, a := range e.attempts {
-		if l.RunID == runID {
-			a.cancel(cause)
+	for a := range e.attempts {
+		if a.lease.RunID == runID {
+			a.stop(cause)
 		}
 	}
 	ri := e.runs[runID]

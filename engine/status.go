@@ -75,26 +75,27 @@ type Metrics struct {
 // Status returns the state of a run. It returns weft.ErrNotFound for an
 // unknown run.
 func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
-	state, err := e.store.Run(ctx, runID)
+	run, err := e.store.Run(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
-	events, err := e.store.Events(ctx, runID, 0, 0)
+	steps, err := e.store.Steps(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
-	run := state.Run
 	st := &Status{
 		RunID: run.ID, WorkflowID: run.WorkflowID, State: run.Status, Result: run.Result, Error: run.Error,
 		CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
 		Completed: []string{}, Active: []Active{},
-		Steps: make(map[string]*StepState, len(state.Steps)),
-		Order: make([]string, 0, len(state.Steps)),
+		Steps: make(map[string]*StepState, len(steps)),
+		Order: make([]string, 0, len(steps)),
 	}
 	var busy time.Duration
+	var done []*weft.StepRun
 	m := &st.Metrics
-	m.StepsTotal = len(state.Steps)
-	for _, s := range state.Steps {
+	m.StepsTotal = len(steps)
+	m.PeakParallel = run.PeakParallel
+	for _, s := range steps {
 		st.Steps[s.StepID] = &StepState{
 			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts, Output: s.Output, Error: s.Error,
 			QueueWait: s.QueueWait, RunTime: s.RunTime, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt,
@@ -113,31 +114,13 @@ func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 		case weft.StepRunning:
 			st.Active = append(st.Active, Active{StepID: s.StepID, Attempt: s.Attempts, Since: s.StartedAt, Worker: s.Worker})
 		}
-	}
-	// The order steps finished in, and the peak parallelism, come from the
-	// event history.
-	inFlight := 0
-	for i := range events {
-		ev := &events[i]
-		switch ev.Type {
-		case weft.EventStepStarted:
-			inFlight++
-			m.PeakParallel = max(m.PeakParallel, inFlight)
-		case weft.EventStepRetrying:
-			inFlight--
-		case weft.EventStepSucceeded, weft.EventStepFailed, weft.EventStepSkipped, weft.EventStepCanceled:
-			if ev.Attempt > 0 {
-				inFlight--
-			}
-		}
-		if ev.StepID != "" && (ev.Type == weft.EventStepSucceeded || ev.Type == weft.EventStepFailed || ev.Type == weft.EventStepSkipped) {
-			st.Completed = append(st.Completed, ev.StepID)
+		if s.Status.Terminal() {
+			done = append(done, s)
 		}
 	}
-	for _, s := range state.Steps {
-		if s.Status == weft.StepCanceled {
-			st.Completed = append(st.Completed, s.StepID)
-		}
+	slices.SortStableFunc(done, func(a, b *weft.StepRun) int { return a.FinishedAt.Compare(b.FinishedAt) })
+	for _, s := range done {
+		st.Completed = append(st.Completed, s.StepID)
 	}
 	if ri, err := e.info(ctx, runID); err == nil {
 		g := ri.def.Graph
@@ -145,7 +128,7 @@ func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 			st.Order = append(st.Order, g.ID(n))
 		}
 	} else {
-		for _, s := range state.Steps {
+		for _, s := range steps {
 			st.Order = append(st.Order, s.StepID)
 		}
 	}

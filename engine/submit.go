@@ -148,8 +148,8 @@ func (e *Engine) Wait(ctx context.Context, runID string) (*Status, error) {
 			return e.outcome(ctx, runID)
 		case <-poll.C:
 			// The run may be driven by another process: ask the store.
-			st, err := e.store.Run(ctx, runID)
-			if err == nil && st.Run.Status.Terminal() {
+			run, err := e.store.Run(ctx, runID)
+			if err == nil && run.Status.Terminal() {
 				ri.end()
 			}
 		case <-ctx.Done():

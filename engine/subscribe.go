@@ -21,7 +21,9 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (<-ch
 		return nil, err
 	}
 	ch := make(chan weft.Event, 64)
+	ri.subs.Add(1)
 	go func() {
+		defer ri.subs.Add(-1)
 		defer close(ch)
 		for {
 			changed := ri.wait()

@@ -29,7 +29,6 @@ type Store struct {
 	seq     int64
 	active  runHeap   // runs with ready steps and room to run them
 	retries retryHeap // steps waiting out a retry delay
-	leased  map[stepRef]struct{}
 }
 
 var _ weft.Store = (*Store)(nil)
@@ -37,9 +36,8 @@ var _ weft.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		runs:   make(map[string]*run),
-		byKey:  make(map[string]*run),
-		leased: make(map[stepRef]struct{}),
+		runs:  make(map[string]*run),
+		byKey: make(map[string]*run),
 	}
 }
 
@@ -55,8 +53,10 @@ type run struct {
 	running   int
 	remaining int // steps not yet terminal
 	failed    int
-	events    []weft.Event
+	events    eventLog
 	inActive  bool
+	scratch   []int32 // reused by decide
+	todo      []int32 // reused by Finish
 }
 
 type step struct {
@@ -64,11 +64,6 @@ type step struct {
 	counts     weft.DepCounts
 	retryAt    time.Time
 	firstStart time.Time
-}
-
-type stepRef struct {
-	r *run
-	i int32
 }
 
 // CreateRun stores a new run; see weft.Store.
@@ -148,9 +143,9 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 
 // event appends an event to the run's history and returns it.
 func (r *run) event(e weft.Event) weft.Event {
-	e.Seq = int64(len(r.events) + 1)
+	e.Seq = int64(r.events.len() + 1)
 	e.RunID = r.rec.ID
-	r.events = append(r.events, e)
+	r.events.add(e)
 	return e
 }
 
@@ -158,7 +153,8 @@ func (r *run) event(e weft.Event) weft.Event {
 // skipped (then its own dependents are settled in turn, without
 // recursion). Events are appended to out when it is not nil.
 func (r *run) decide(i int32, now time.Time, out *[]weft.Event) (ready int) {
-	stack := []int32{i}
+	stack := append(r.scratch[:0], i)
+	defer func() { r.scratch = stack[:0] }()
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -230,6 +226,10 @@ func (s *Store) Claim(ctx context.Context, req *weft.ClaimRequest) (*weft.ClaimR
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.claim(req), nil
+}
+
+func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 	res := &weft.ClaimResult{}
 	// Retries whose delay is over become ready.
 	for len(s.retries) > 0 && !s.retries[0].at.After(req.Now) {
@@ -271,7 +271,7 @@ func (s *Store) Claim(ctx context.Context, req *weft.ClaimRequest) (*weft.ClaimR
 	if len(s.retries) > 0 {
 		res.NextAt = s.retries[0].at
 	}
-	return res, nil
+	return res
 }
 
 func (r *run) claimOf(i int32, req *weft.ClaimRequest) *weft.Claim {
@@ -280,11 +280,22 @@ func (r *run) claimOf(i int32, req *weft.ClaimRequest) *weft.Claim {
 	if first.IsZero() {
 		first = req.Now
 	}
-	return &weft.Claim{
+	c := &weft.Claim{
 		RunID: r.rec.ID, StepID: st.StepID, Index: i, Type: st.Type, Pool: r.plan[i].Pool,
 		Attempt: st.Attempts + 1, Worker: req.Worker, LeaseUntil: req.LeaseUntil,
 		ReadyAt: st.ReadyAt, FirstStartedAt: first,
 	}
+	if deps := r.plan[i].Deps; len(deps) > 0 {
+		c.Deps = make([]weft.StepResult, len(deps))
+		for k, d := range deps {
+			c.Deps[k] = r.steps[d].result()
+		}
+	}
+	return c
+}
+
+func (st *step) result() weft.StepResult {
+	return weft.StepResult{StepID: st.StepID, Status: st.Status, Attempts: st.Attempts, Output: st.Output, Error: st.Error}
 }
 
 // start records a claimed attempt.
@@ -302,7 +313,7 @@ func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, re
 		st.QueueWait += req.Now.Sub(st.ReadyAt)
 	}
 	r.running++
-	s.leased[stepRef{r, i}] = struct{}{}
+	r.rec.PeakParallel = max(r.rec.PeakParallel, r.running)
 	if r.rec.Status == weft.RunPending {
 		r.rec.Status = weft.RunRunning
 		r.rec.StartedAt = req.Now
@@ -319,9 +330,12 @@ func (s *Store) lookup(l weft.Lease) (*run, int32, error) {
 	if !ok {
 		return nil, 0, fmt.Errorf("run %s: %w", l.RunID, weft.ErrNotFound)
 	}
-	i, ok := r.index[l.StepID]
-	if !ok {
-		return nil, 0, fmt.Errorf("run %s step %s: %w", l.RunID, l.StepID, weft.ErrNotFound)
+	i := l.Index
+	if i < 0 || int(i) >= len(r.steps) || r.steps[i].StepID != l.StepID {
+		var ok bool
+		if i, ok = r.index[l.StepID]; !ok {
+			return nil, 0, fmt.Errorf("run %s step %s: %w", l.RunID, l.StepID, weft.ErrNotFound)
+		}
 	}
 	st := &r.steps[i]
 	if st.Status != weft.StepRunning || st.Attempts != l.Attempt || st.Worker != l.Worker {
@@ -344,7 +358,6 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	st := &r.steps[i]
 	res := &weft.FinishResult{}
 	r.running--
-	delete(s.leased, stepRef{r, i})
 	st.Worker, st.LeaseUntil = "", time.Time{}
 	if !f.StartedAt.IsZero() && f.Now.After(f.StartedAt) {
 		st.RunTime += f.Now.Sub(f.StartedAt)
@@ -372,7 +385,10 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	res.Events = append(res.Events, r.event(e))
 	if st.Status.Terminal() {
 		r.remaining--
-		for _, d := range r.settled(i, nil) {
+		// Dependents that may now be decided; decide reuses r.scratch, so
+		// they are taken one by one from this separate list.
+		r.todo = r.settled(i, r.todo[:0])
+		for _, d := range r.todo {
 			res.Ready += r.decide(d, f.Now, &res.Events)
 		}
 	}
@@ -381,8 +397,10 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	} else {
 		s.activate(r)
 	}
-	rec := r.rec
-	res.Run = &rec
+	res.RunStatus = r.rec.Status
+	if f.Next != nil {
+		res.Next = s.claim(f.Next)
+	}
 	return res, nil
 }
 
@@ -443,17 +461,21 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time) (int, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for ref := range s.leased {
-		st := &ref.r.steps[ref.i]
-		if st.LeaseUntil.After(now) {
+	for _, r := range s.created {
+		if r.running == 0 || r.rec.Status.Terminal() {
 			continue
 		}
-		delete(s.leased, ref)
-		ref.r.running--
-		st.Status, st.Worker, st.LeaseUntil, st.ReadyAt = weft.StepReady, "", time.Time{}, now
-		ref.r.ready.push(readyItem{prio: ref.r.plan[ref.i].Priority, i: ref.i})
-		s.activate(ref.r)
-		n++
+		for i := range r.steps {
+			st := &r.steps[i]
+			if st.Status != weft.StepRunning || st.LeaseUntil.After(now) {
+				continue
+			}
+			r.running--
+			st.Status, st.Worker, st.LeaseUntil, st.ReadyAt = weft.StepReady, "", time.Time{}, now
+			r.ready.push(readyItem{prio: r.plan[i].Priority, i: int32(i)})
+			s.activate(r)
+			n++
+		}
 	}
 	return n, nil
 }
@@ -488,7 +510,6 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		}
 		switch st.Status {
 		case weft.StepRunning:
-			delete(s.leased, stepRef{r, int32(i)})
 			if c.Now.After(st.StartedAt) {
 				st.RunTime += c.Now.Sub(st.StartedAt)
 			}
@@ -511,8 +532,8 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 	return &rec, nil
 }
 
-// Run returns a run and its steps; see weft.Store.
-func (s *Store) Run(ctx context.Context, runID string) (*weft.RunState, error) {
+// Run returns a run's record; see weft.Store.
+func (s *Store) Run(ctx context.Context, runID string) (*weft.Run, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -523,13 +544,27 @@ func (s *Store) Run(ctx context.Context, runID string) (*weft.RunState, error) {
 		return nil, fmt.Errorf("run %s: %w", runID, weft.ErrNotFound)
 	}
 	rec := r.rec
-	state := &weft.RunState{Run: &rec, Steps: make([]*weft.StepRun, len(r.steps))}
+	return &rec, nil
+}
+
+// Steps returns the state of a run's steps; see weft.Store.
+func (s *Store) Steps(ctx context.Context, runID string) ([]*weft.StepRun, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[runID]
+	if !ok {
+		return nil, fmt.Errorf("steps of run %s: %w", runID, weft.ErrNotFound)
+	}
 	all := make([]weft.StepRun, len(r.steps))
+	out := make([]*weft.StepRun, len(r.steps))
 	for i := range r.steps {
 		all[i] = r.steps[i].StepRun
-		state.Steps[i] = &all[i]
+		out[i] = &all[i]
 	}
-	return state, nil
+	return out, nil
 }
 
 // ListRuns lists runs, newest first; see weft.Store. The cursor is the
@@ -601,21 +636,11 @@ func (s *Store) Events(ctx context.Context, runID string, after int64, limit int
 	if !ok {
 		return nil, fmt.Errorf("events of run %s: %w", runID, weft.ErrNotFound)
 	}
-	if after < 0 {
-		after = 0
-	}
-	if after >= int64(len(r.events)) {
-		return nil, nil
-	}
-	evs := r.events[after:]
-	if limit > 0 && len(evs) > limit {
-		evs = evs[:limit]
-	}
-	return slices.Clone(evs), nil
+	return r.events.slice(max(after, 0), limit), nil
 }
 
-// Outputs returns the state of some steps; see weft.Store.
-func (s *Store) Outputs(ctx context.Context, runID string, stepIDs []string) (map[string]*weft.StepRun, error) {
+// Outputs returns the results of some steps; see weft.Store.
+func (s *Store) Outputs(ctx context.Context, runID string, stepIDs []string) (map[string]weft.StepResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -625,12 +650,10 @@ func (s *Store) Outputs(ctx context.Context, runID string, stepIDs []string) (ma
 	if !ok {
 		return nil, fmt.Errorf("outputs of run %s: %w", runID, weft.ErrNotFound)
 	}
-	out := make(map[string]*weft.StepRun, len(stepIDs))
-	all := make([]weft.StepRun, 0, len(stepIDs))
+	out := make(map[string]weft.StepResult, len(stepIDs))
 	for _, id := range stepIDs {
 		if i, ok := r.index[id]; ok {
-			all = append(all, r.steps[i].StepRun)
-			out[id] = &all[len(all)-1]
+			out[id] = r.steps[i].result()
 		}
 	}
 	return out, nil
