@@ -39,14 +39,8 @@ func (e *Engine) runOne(c *weft.Claim, next *weft.ClaimRequest) *weft.Claim {
 	ctx, cancel := context.WithTimeout(context.Background(), sp.timeout)
 	defer cancel()
 	a := &attempt{lease: f.Lease, cancel: cancel}
-	e.mu.Lock()
-	e.attempts[a] = struct{}{}
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		delete(e.attempts, a)
-		e.mu.Unlock()
-	}()
+	e.attempts.Store(a, struct{}{})
+	defer e.attempts.Delete(a)
 
 	out, skip, err := e.attempt(ctx, a, ri, sp, c)
 	now := e.cfg.Now()

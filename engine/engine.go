@@ -37,11 +37,17 @@ type Engine struct {
 
 	debug bool // the logger takes debug records
 
-	mu       sync.Mutex
-	runs     map[string]*runInfo // runs this engine has seen, by id
-	attempts map[*attempt]struct{}
-	peak     int64
+	runs     sync.Map // run id → *runInfo: the runs this engine works on
+	attempts sync.Map // *attempt → struct{}: the attempts in flight
+
+	mu      sync.Mutex
+	peak    int64
+	retired []string // ended runs still in runs, oldest first
 }
+
+// keepEnded is how many ended runs the engine keeps compiled, for quick
+// status and waits; older ones are rebuilt from the store when asked for.
+const keepEnded = 256
 
 // pool is a named concurrency pool of this process.
 type pool struct {
@@ -90,8 +96,6 @@ func New(store weft.Store, cfg *Config) (*Engine, error) {
 		pools:    make(map[string]*pool, len(c.Pools)),
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
-		runs:     make(map[string]*runInfo),
-		attempts: make(map[*attempt]struct{}),
 	}
 	e.debug = c.Logger.Enabled(context.Background(), slog.LevelDebug)
 	for name, n := range c.Pools {
@@ -112,11 +116,10 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	close(e.done)
-	e.mu.Lock()
-	for a := range e.attempts {
-		a.stop(weft.ErrClosed)
-	}
-	e.mu.Unlock()
+	e.attempts.Range(func(a, _ any) bool {
+		a.(*attempt).stop(weft.ErrClosed)
+		return true
+	})
 	e.wg.Wait()
 	return nil
 }
@@ -238,12 +241,11 @@ func (e *Engine) heartbeat() {
 			return
 		case <-t.C:
 		}
-		e.mu.Lock()
-		leases := make([]weft.Lease, 0, len(e.attempts))
-		for a := range e.attempts {
-			leases = append(leases, a.lease)
-		}
-		e.mu.Unlock()
+		var leases []weft.Lease
+		e.attempts.Range(func(a, _ any) bool {
+			leases = append(leases, a.(*attempt).lease)
+			return true
+		})
 		if len(leases) == 0 {
 			continue
 		}
@@ -256,13 +258,12 @@ func (e *Engine) heartbeat() {
 		for _, l := range lost {
 			gone[l] = true
 		}
-		e.mu.Lock()
-		for a := range e.attempts {
-			if gone[a.lease] {
-				a.stop(weft.ErrLeaseLost)
+		e.attempts.Range(func(a, _ any) bool {
+			if at := a.(*attempt); gone[at.lease] {
+				at.stop(weft.ErrLeaseLost)
 			}
-		}
-		e.mu.Unlock()
+			return true
+		})
 	}
 }
 

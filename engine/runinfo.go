@@ -96,11 +96,8 @@ func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.Raw
 // from the store when this engine has not seen it (a run submitted by
 // another process, or before a restart).
 func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
-	e.mu.Lock()
-	ri := e.runs[runID]
-	e.mu.Unlock()
-	if ri != nil {
-		return ri, nil
+	if ri, ok := e.runs.Load(runID); ok {
+		return ri.(*runInfo), nil
 	}
 	run, err := e.store.Run(ctx, runID)
 	if err != nil {
@@ -110,20 +107,38 @@ func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: its recorded workflow no longer validates: %w", runID, err)
 	}
-	ri, err = e.newRunInfo(runID, def, run.Params, run.Deadline)
+	ri, err := e.newRunInfo(runID, def, run.Params, run.Deadline)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", runID, err)
 	}
+	if prev, loaded := e.runs.LoadOrStore(runID, ri); loaded {
+		return prev.(*runInfo), nil
+	}
 	if run.Status.Terminal() {
-		ri.end()
+		e.ended(ri)
+	}
+	return ri, nil
+}
+
+// ended marks a run over, wakes its waiters, and retires its runInfo once
+// enough newer runs ended.
+func (e *Engine) ended(ri *runInfo) {
+	if !ri.end() {
+		return
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if prev := e.runs[runID]; prev != nil {
-		return prev, nil
+	e.retired = append(e.retired, ri.id)
+	var drop []string
+	if len(e.retired) > keepEnded {
+		drop = e.retired[:len(e.retired)-keepEnded]
+		e.retired = slices.Clone(e.retired[len(drop):])
 	}
-	e.runs[runID] = ri
-	return ri, nil
+	e.mu.Unlock()
+	for _, id := range drop {
+		if v, ok := e.runs.Load(id); ok && v.(*runInfo).subs.Load() == 0 {
+			e.runs.Delete(id)
+		}
+	}
 }
 
 // params returns the run's parameters as a Go value, decoded once.
@@ -154,14 +169,17 @@ func (ri *runInfo) wait() <-chan struct{} {
 	return ri.signal
 }
 
-// end marks the run over and wakes its waiters.
-func (ri *runInfo) end() {
+// end marks the run over and wakes its waiters. It reports whether the
+// run was not over before.
+func (ri *runInfo) end() bool {
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
-	if !ri.ended {
-		ri.ended = true
-		close(ri.done)
+	if ri.ended {
+		return false
 	}
+	ri.ended = true
+	close(ri.done)
+	return true
 }
 
 // publish hands events a store appended to the runs' waiters and
@@ -178,16 +196,16 @@ func (e *Engine) publish(events []weft.Event) {
 			e.cfg.Logger.Debug("event", "run", ev.RunID, "step", ev.StepID, "type", ev.Type, "attempt", ev.Attempt)
 		}
 		if ev.RunID != last {
-			last = ev.RunID
-			e.mu.Lock()
-			ri = e.runs[ev.RunID]
-			e.mu.Unlock()
+			last, ri = ev.RunID, nil
+			if v, ok := e.runs.Load(ev.RunID); ok {
+				ri = v.(*runInfo)
+			}
 			if ri != nil && ri.subs.Load() > 0 {
 				ri.changed()
 			}
 		}
 		if ri != nil && ev.Terminal() {
-			ri.end()
+			e.ended(ri)
 		}
 	}
 }
@@ -195,14 +213,13 @@ func (e *Engine) publish(events []weft.Event) {
 // checkDeadlines ends the runs this engine knows whose deadline passed.
 func (e *Engine) checkDeadlines() {
 	now := e.cfg.Now()
-	e.mu.Lock()
 	var due []*runInfo
-	for _, ri := range e.runs {
-		if !ri.deadline.IsZero() && !ri.deadline.After(now) && !ri.isOver() {
+	e.runs.Range(func(_, v any) bool {
+		if ri := v.(*runInfo); !ri.deadline.IsZero() && !ri.deadline.After(now) && !ri.isOver() {
 			due = append(due, ri)
 		}
-	}
-	e.mu.Unlock()
+		return true
+	})
 	for _, ri := range due {
 		e.timeout(ri)
 	}
@@ -228,18 +245,17 @@ func (e *Engine) end(runID string, status weft.RunStatus, why *weft.ErrorInfo, r
 		return nil, err
 	}
 	cause := fmt.Errorf("run %s: %w", reason, weft.Errorf(weft.CodeCanceled, "%s", reason))
-	e.mu.Lock()
-	for a := range e.attempts {
-		if a.lease.RunID == runID {
-			a.stop(cause)
+	e.attempts.Range(func(a, _ any) bool {
+		if at := a.(*attempt); at.lease.RunID == runID {
+			at.stop(cause)
 		}
-	}
-	ri := e.runs[runID]
-	e.mu.Unlock()
-	if ri != nil {
+		return true
+	})
+	if v, ok := e.runs.Load(runID); ok {
+		ri := v.(*runInfo)
 		ri.changed()
 		if run.Status.Terminal() {
-			ri.end()
+			e.ended(ri)
 		}
 	}
 	e.notify()

@@ -79,18 +79,10 @@ func (e *Engine) Submit(ctx context.Context, def *workflow.Definition, opts *Sub
 		return nil, fmt.Errorf("engine: submit: %w", err)
 	}
 	// Register the run before the store can hand out its steps.
-	e.mu.Lock()
-	if _, seen := e.runs[id]; !seen {
-		e.runs[id] = ri
-	}
-	e.mu.Unlock()
+	_, seen := e.runs.LoadOrStore(id, ri)
 	run, created, err := e.store.CreateRun(ctx, nr)
-	if err != nil || !created || run.ID != id {
-		e.mu.Lock()
-		if e.runs[id] == ri {
-			delete(e.runs, id)
-		}
-		e.mu.Unlock()
+	if !seen && (err != nil || !created || run.ID != id) {
+		e.runs.CompareAndDelete(id, ri)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("engine: submit: %w", err)
@@ -150,7 +142,7 @@ func (e *Engine) Wait(ctx context.Context, runID string) (*Status, error) {
 			// The run may be driven by another process: ask the store.
 			run, err := e.store.Run(ctx, runID)
 			if err == nil && run.Status.Terminal() {
-				ri.end()
+				e.ended(ri)
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
