@@ -133,4 +133,3 @@ type StepRun struct {
 	// RunTime adds up the time attempts spent executing.
 	RunTime time.Duration `json:"run_time"`
 }
-

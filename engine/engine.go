@@ -91,11 +91,11 @@ func New(store weft.Store, cfg *Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:      c,
-		store:    store,
-		pools:    make(map[string]*pool, len(c.Pools)),
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		cfg:   c,
+		store: store,
+		pools: make(map[string]*pool, len(c.Pools)),
+		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
 	}
 	e.debug = c.Logger.Enabled(context.Background(), slog.LevelDebug)
 	for name, n := range c.Pools {
