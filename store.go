@@ -171,8 +171,6 @@ type StepResult struct {
 type ClaimResult struct {
 	// Claims are the claimed attempts, highest priority first.
 	Claims []*Claim
-	// Events are the events the claim appended (step and run starts).
-	Events []Event
 	// NextAt, when not zero, is the earliest time a step waiting out a retry
 	// delay becomes ready: when to claim again if nothing else happens.
 	NextAt time.Time
@@ -209,10 +207,9 @@ type StepFinish struct {
 // FinishResult is what Finish returns.
 type FinishResult struct {
 	// RunStatus is the run's status after the change; a terminal status
-	// means the run ended.
+	// means the run ended. (The events the change appended are read with
+	// Events.)
 	RunStatus RunStatus
-	// Events are the events appended, in order.
-	Events []Event
 	// Ready counts the steps that became ready.
 	Ready int
 	// Next is the result of StepFinish.Next, or nil.

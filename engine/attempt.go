@@ -17,18 +17,23 @@ import (
 // without waking the scheduler.
 func (e *Engine) run(c *weft.Claim) {
 	defer e.wg.Done()
+	slot := &attempt{}
+	e.attempts.Store(slot, struct{}{})
 	next := &weft.ClaimRequest{Worker: e.cfg.WorkerID, Max: 1, Admit: e.admit}
+	f := &weft.StepFinish{}
 	for c != nil {
-		c = e.runOne(c, next)
+		*f = weft.StepFinish{}
+		c = e.runOne(c, slot, f, next)
 	}
+	e.attempts.Delete(slot)
 	e.running.Add(-1)
 	e.notify()
 }
 
-// runOne runs one attempt and returns the next claim, if any, claimed
-// with next (reused from one attempt to the next).
-func (e *Engine) runOne(c *weft.Claim, next *weft.ClaimRequest) *weft.Claim {
-	f := &weft.StepFinish{Lease: c.Lease(), StartedAt: e.cfg.Now()}
+// runOne runs one attempt in slot and returns the next claim, if any.
+// f and next are reused from one attempt to the next.
+func (e *Engine) runOne(c *weft.Claim, slot *attempt, f *weft.StepFinish, next *weft.ClaimRequest) *weft.Claim {
+	f.Lease, f.StartedAt = c.Lease(), e.cfg.Now()
 	ri, err := e.info(context.Background(), c.RunID)
 	if err != nil {
 		// The run's definition cannot be used here: fail the step for good.
@@ -38,9 +43,9 @@ func (e *Engine) runOne(c *weft.Claim, next *weft.ClaimRequest) *weft.Claim {
 	sp := &ri.steps[c.Index]
 	ctx, cancel := context.WithTimeout(context.Background(), sp.timeout)
 	defer cancel()
-	a := &attempt{lease: f.Lease, cancel: cancel}
-	e.attempts.Store(a, struct{}{})
-	defer e.attempts.Delete(a)
+	a := slot
+	a.begin(f.Lease, cancel)
+	defer a.end()
 
 	out, skip, err := e.attempt(ctx, a, ri, sp, c)
 	now := e.cfg.Now()
@@ -84,7 +89,7 @@ func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *we
 		}
 		return nil
 	}
-	e.publish(res.Events)
+	e.touched(f.Lease.RunID, res.RunStatus)
 	if f.Status == weft.StepFailed && ri != nil && ri.def.Workflow.FailFast && !res.RunStatus.Terminal() {
 		why := &weft.ErrorInfo{Code: f.Error.Code, Message: fmt.Sprintf("step %s failed (fail_fast): %s", f.Lease.StepID, f.Error.Message)}
 		if _, err := e.end(f.Lease.RunID, weft.RunFailed, why, weft.ReasonFailFast); err != nil {
@@ -92,10 +97,10 @@ func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *we
 		}
 	}
 	var claimed *weft.Claim
-	if res.Next != nil {
-		e.publish(res.Next.Events)
-		if len(res.Next.Claims) > 0 {
-			claimed = res.Next.Claims[0]
+	if res.Next != nil && len(res.Next.Claims) > 0 {
+		claimed = res.Next.Claims[0]
+		if claimed.RunID != f.Lease.RunID {
+			e.touched(claimed.RunID, "")
 		}
 	}
 	if claimed == nil || res.Ready > 1 || !res.Next.NextAt.IsZero() {

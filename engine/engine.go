@@ -55,25 +55,54 @@ type pool struct {
 	used atomic.Int64
 }
 
-// attempt is an attempt in flight in this process.
+// attempt is a slot of this engine running attempts one after another (a
+// goroutine of run); it is registered once and reused, so that the
+// attempts in flight can be found for heartbeats and cancellation.
 type attempt struct {
+	mu     sync.Mutex
+	active bool
 	lease  weft.Lease
 	cancel context.CancelFunc
-	why    atomic.Pointer[error] // why it was stopped from outside
+	why    error // why the current attempt was stopped from outside
 }
 
-// stop cancels the attempt's context from outside, recording why.
-func (a *attempt) stop(why error) {
-	a.why.CompareAndSwap(nil, &why)
-	a.cancel()
+// begin records the attempt now running in the slot.
+func (a *attempt) begin(lease weft.Lease, cancel context.CancelFunc) {
+	a.mu.Lock()
+	a.active, a.lease, a.cancel, a.why = true, lease, cancel, nil
+	a.mu.Unlock()
 }
 
-// stopped returns why the attempt was stopped from outside, or nil.
-func (a *attempt) stopped() error {
-	if p := a.why.Load(); p != nil {
-		return *p
+// end records that the slot's attempt is over.
+func (a *attempt) end() {
+	a.mu.Lock()
+	a.active, a.cancel = false, nil
+	a.mu.Unlock()
+}
+
+// current returns the lease of the attempt running in the slot.
+func (a *attempt) current() (weft.Lease, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lease, a.active
+}
+
+// stop cancels the slot's attempt from outside, recording why, when match
+// accepts its lease.
+func (a *attempt) stop(why error, match func(weft.Lease) bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.active && a.why == nil && (match == nil || match(a.lease)) {
+		a.why = why
+		a.cancel()
 	}
-	return nil
+}
+
+// stopped returns why the slot's attempt was stopped from outside, or nil.
+func (a *attempt) stopped() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.why
 }
 
 // New returns an engine driving store and starts its scheduler; call Close
@@ -117,7 +146,7 @@ func (e *Engine) Close() error {
 	}
 	close(e.done)
 	e.attempts.Range(func(a, _ any) bool {
-		a.(*attempt).stop(weft.ErrClosed)
+		a.(*attempt).stop(weft.ErrClosed, nil)
 		return true
 	})
 	e.wg.Wait()
@@ -181,8 +210,12 @@ func (e *Engine) claim() time.Time {
 			e.cfg.Logger.Error("claim ready steps", "err", err)
 			return e.cfg.Now().Add(e.cfg.PollInterval)
 		}
-		e.publish(res.Events)
+		last := ""
 		for _, c := range res.Claims {
+			if c.RunID != last {
+				last = c.RunID
+				e.touched(c.RunID, "")
+			}
 			n := e.running.Add(1)
 			e.mu.Lock()
 			e.peak = max(e.peak, n)
@@ -243,7 +276,9 @@ func (e *Engine) heartbeat() {
 		}
 		var leases []weft.Lease
 		e.attempts.Range(func(a, _ any) bool {
-			leases = append(leases, a.(*attempt).lease)
+			if l, ok := a.(*attempt).current(); ok {
+				leases = append(leases, l)
+			}
 			return true
 		})
 		if len(leases) == 0 {
@@ -259,9 +294,7 @@ func (e *Engine) heartbeat() {
 			gone[l] = true
 		}
 		e.attempts.Range(func(a, _ any) bool {
-			if at := a.(*attempt); gone[at.lease] {
-				at.stop(weft.ErrLeaseLost)
-			}
+			a.(*attempt).stop(weft.ErrLeaseLost, func(l weft.Lease) bool { return gone[l] })
 			return true
 		})
 	}

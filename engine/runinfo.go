@@ -182,31 +182,19 @@ func (ri *runInfo) end() bool {
 	return true
 }
 
-// publish hands events a store appended to the runs' waiters and
-// subscribers.
-func (e *Engine) publish(events []weft.Event) {
-	if len(events) == 0 {
+// touched tells a run's subscribers that it has new events, and its
+// waiters when status says it ended.
+func (e *Engine) touched(runID string, status weft.RunStatus) {
+	v, ok := e.runs.Load(runID)
+	if !ok {
 		return
 	}
-	var last string
-	var ri *runInfo
-	for i := range events {
-		ev := &events[i]
-		if e.debug {
-			e.cfg.Logger.Debug("event", "run", ev.RunID, "step", ev.StepID, "type", ev.Type, "attempt", ev.Attempt)
-		}
-		if ev.RunID != last {
-			last, ri = ev.RunID, nil
-			if v, ok := e.runs.Load(ev.RunID); ok {
-				ri = v.(*runInfo)
-			}
-			if ri != nil && ri.subs.Load() > 0 {
-				ri.changed()
-			}
-		}
-		if ri != nil && ev.Terminal() {
-			e.ended(ri)
-		}
+	ri := v.(*runInfo)
+	if ri.subs.Load() > 0 {
+		ri.changed()
+	}
+	if status.Terminal() {
+		e.ended(ri)
 	}
 }
 
@@ -246,9 +234,7 @@ func (e *Engine) end(runID string, status weft.RunStatus, why *weft.ErrorInfo, r
 	}
 	cause := fmt.Errorf("run %s: %w", reason, weft.Errorf(weft.CodeCanceled, "%s", reason))
 	e.attempts.Range(func(a, _ any) bool {
-		if at := a.(*attempt); at.lease.RunID == runID {
-			at.stop(cause)
-		}
+		a.(*attempt).stop(cause, func(l weft.Lease) bool { return l.RunID == runID })
 		return true
 	})
 	if v, ok := e.runs.Load(runID); ok {

@@ -128,7 +128,7 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	// which none does) are ready at once.
 	for i := range r.steps {
 		if len(nr.Steps[i].Deps) == 0 {
-			r.decide(int32(i), nr.Now, nil)
+			r.decide(int32(i), nr.Now)
 		}
 	}
 	s.runs[r.rec.ID] = r
@@ -151,8 +151,8 @@ func (r *run) event(e weft.Event) weft.Event {
 
 // decide settles a pending step whose dependencies allow it: ready, or
 // skipped (then its own dependents are settled in turn, without
-// recursion). Events are appended to out when it is not nil.
-func (r *run) decide(i int32, now time.Time, out *[]weft.Event) (ready int) {
+// recursion).
+func (r *run) decide(i int32, now time.Time) (ready int) {
 	stack := append(r.scratch[:0], i)
 	defer func() { r.scratch = stack[:0] }()
 	for len(stack) > 0 {
@@ -172,10 +172,7 @@ func (r *run) decide(i int32, now time.Time, out *[]weft.Event) (ready int) {
 		case weft.DecideSkip:
 			st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, reason, now
 			r.remaining--
-			e := r.event(weft.Event{Type: weft.EventStepSkipped, StepID: st.StepID, Time: now, Reason: reason})
-			if out != nil {
-				*out = append(*out, e)
-			}
+			r.event(weft.Event{Type: weft.EventStepSkipped, StepID: st.StepID, Time: now, Reason: reason})
 			stack = r.settled(i, stack)
 		}
 	}
@@ -317,9 +314,9 @@ func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, re
 	if r.rec.Status == weft.RunPending {
 		r.rec.Status = weft.RunRunning
 		r.rec.StartedAt = req.Now
-		res.Events = append(res.Events, r.event(weft.Event{Type: weft.EventRunStarted, Time: req.Now}))
+		r.event(weft.Event{Type: weft.EventRunStarted, Time: req.Now})
 	}
-	res.Events = append(res.Events, r.event(weft.Event{Type: weft.EventStepStarted, StepID: st.StepID, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker}))
+	r.event(weft.Event{Type: weft.EventStepStarted, StepID: st.StepID, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
 	res.Claims = append(res.Claims, c)
 }
 
@@ -382,18 +379,18 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	default:
 		return nil, fmt.Errorf("finish run %s step %s: status %q is not an outcome", f.Lease.RunID, f.Lease.StepID, f.Status)
 	}
-	res.Events = append(res.Events, r.event(e))
+	r.event(e)
 	if st.Status.Terminal() {
 		r.remaining--
 		// Dependents that may now be decided; decide reuses r.scratch, so
 		// they are taken one by one from this separate list.
 		r.todo = r.settled(i, r.todo[:0])
 		for _, d := range r.todo {
-			res.Ready += r.decide(d, f.Now, &res.Events)
+			res.Ready += r.decide(d, f.Now)
 		}
 	}
 	if r.remaining == 0 {
-		s.end(r, f.Now, &res.Events)
+		s.end(r, f.Now)
 	} else {
 		s.activate(r)
 	}
@@ -405,7 +402,7 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 }
 
 // end finishes a run whose steps are all done.
-func (s *Store) end(r *run, now time.Time, out *[]weft.Event) {
+func (s *Store) end(r *run, now time.Time) {
 	var sinks []*weft.StepRun
 	for i := range r.plan {
 		if r.plan[i].Sink {
@@ -430,7 +427,7 @@ func (s *Store) end(r *run, now time.Time, out *[]weft.Event) {
 		r.rec.Status = weft.RunSucceeded
 		e.Type = weft.EventRunSucceeded
 	}
-	*out = append(*out, r.event(e))
+	r.event(e)
 }
 
 // Heartbeat extends leases; see weft.Store.
