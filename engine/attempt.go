@@ -136,12 +136,12 @@ func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepP
 	}
 	tpl, when := ri.def.Input(c.Index), ri.def.When(c.Index)
 	if when != nil || (tpl != nil && !tpl.Static()) {
-		states := make(map[string]weft.StepResult, len(sp.reads))
+		states := make(map[string]weft.StepResult, len(c.Deps)+len(sp.extra))
 		for _, d := range c.Deps {
 			states[d.StepID] = d
 		}
-		if len(sp.reads) > len(c.Deps) {
-			more, err := e.store.Outputs(ctx, c.RunID, sp.reads)
+		if len(sp.extra) > 0 {
+			more, err := e.store.Outputs(ctx, c.RunID, sp.extra)
 			if err != nil {
 				return nil, false, weft.Errorf(weft.CodeUnavailable, "read the outputs of %s's upstream steps: %w", c.StepID, err)
 			}
@@ -149,7 +149,7 @@ func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepP
 				states[id] = r
 			}
 		}
-		env, err := e.env(ri, sp, sc, states)
+		env, err := e.env(ri, c, sc, states)
 		if err != nil {
 			return nil, false, err
 		}
@@ -213,7 +213,7 @@ func outputOf(s *weft.StepResult) json.RawMessage {
 
 // env builds what templates and when expressions see (DESIGN.md section 4):
 // steps, data, deps, params and run.
-func (e *Engine) env(ri *runInfo, sp *stepPlan, sc *weft.StepContext, states map[string]weft.StepResult) (map[string]any, error) {
+func (e *Engine) env(ri *runInfo, c *weft.Claim, sc *weft.StepContext, states map[string]weft.StepResult) (map[string]any, error) {
 	steps := make(map[string]any, len(states))
 	for id, s := range states {
 		v, err := decodeValue(outputOf(&s))
@@ -226,15 +226,15 @@ func (e *Engine) env(ri *runInfo, sp *stepPlan, sc *weft.StepContext, states map
 		}
 		steps[id] = map[string]any{"output": v, "status": string(s.Status), "attempts": s.Attempts, "error": errv}
 	}
-	deps := make(map[string]any, len(sp.deps))
-	for _, id := range sp.deps {
-		deps[id] = steps[id].(map[string]any)["output"]
+	deps := make(map[string]any, len(c.Deps))
+	for _, d := range c.Deps {
+		deps[d.StepID] = steps[d.StepID].(map[string]any)["output"]
 	}
 	var data any
-	switch len(sp.deps) {
+	switch len(c.Deps) {
 	case 0:
 	case 1:
-		data = deps[sp.deps[0]]
+		data = deps[c.Deps[0].StepID]
 	default:
 		data = deps
 	}

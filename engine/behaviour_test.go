@@ -264,7 +264,8 @@ func TestDataFlow(t *testing.T) {
 		"a": {"type": "input", "input": {"data": {"n": 1}}},
 		"b": {"type": "input", "input": {"data": {"n": 2}}},
 		"one": {"type": "probe", "depends_on": ["a"]},
-		"both": {"type": "probe", "depends_on": ["a", "b"], "input": {"sum": "{{ deps.a.n + deps.b.n }}", "hello": "hi {{ params.who }}", "attempts": "{{ steps.a.attempts }}"}}}}`),
+		"both": {"type": "probe", "depends_on": ["a", "b"], "input": {"sum": "{{ deps.a.n + deps.b.n }}", "hello": "hi {{ params.who }}", "attempts": "{{ steps.a.attempts }}"}},
+		"late": {"type": "probe", "depends_on": ["both"], "input": {"from_a": "{{ steps.a.output.n }}", "status": "{{ steps.b.status }}"}}}}`),
 		&engine.SubmitOptions{Params: json.RawMessage(`{"who": "weft"}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +284,10 @@ func TestDataFlow(t *testing.T) {
 	if in["sum"] != 3.0 || in["hello"] != "hi weft" || in["attempts"] != 1.0 {
 		t.Errorf("rendered input %s", both.Input)
 	}
-	if string(st.Result) != `{"both":{"step":"both"},"one":{"step":"one"}}` && string(st.Result) != `{"one":{"step":"one"},"both":{"step":"both"}}` {
+	if late := p.seen["late"]; string(late.Input) != `{"from_a":1,"status":"succeeded"}` {
+		t.Errorf("late: input %s (reads upstream steps beyond its dependency)", late.Input)
+	}
+	if string(st.Result) != `{"late":{"step":"late"},"one":{"step":"one"}}` && string(st.Result) != `{"one":{"step":"one"},"late":{"step":"late"}}` {
 		t.Errorf("result %s", st.Result)
 	}
 }

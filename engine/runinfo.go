@@ -41,10 +41,9 @@ type stepPlan struct {
 	exec    weft.Executor
 	policy  weft.RetryPolicy
 	timeout time.Duration
-	// deps are the ids of the step's direct dependencies, in graph order;
-	// reads are the ids whose state templates and when may read.
-	deps  []string
-	reads []string
+	// extra are the ids of the upstream steps, beyond its dependencies,
+	// whose state the step's templates and when expression read.
+	extra []string
 }
 
 func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.RawMessage, deadline time.Time) (*runInfo, error) {
@@ -79,14 +78,12 @@ func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.Raw
 		if st.Timeout > 0 {
 			sp.timeout = time.Duration(st.Timeout)
 		}
-		deps := g.Deps(int32(i))
-		sp.deps = make([]string, len(deps))
-		for j, d := range deps {
-			sp.deps[j] = g.ID(d)
-		}
-		sp.reads = sp.deps
-		if refs := def.Reads(int32(i)); len(refs) > 0 {
-			sp.reads = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(sp.deps), refs...))))
+		// Templates may read upstream steps beyond the dependencies, whose
+		// results come with each claim.
+		for _, r := range def.Reads(int32(i)) {
+			if n, ok := def.Node(r); !ok || !slices.Contains(g.Deps(int32(i)), n) {
+				sp.extra = append(sp.extra, r)
+			}
 		}
 	}
 	return ri, nil
