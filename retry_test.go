@@ -98,6 +98,8 @@ func TestTriggerDecide(t *testing.T) {
 		want    string
 	}{
 		{"", DepCounts{}, "run"},
+		{TriggerOneFailed, DepCounts{}, "run"},
+		{TriggerAllDone, DepCounts{}, "run"},
 		{TriggerAllSuccess, DepCounts{Total: 2, Succeeded: 1}, "wait"},
 		{TriggerAllSuccess, DepCounts{Total: 2, Succeeded: 2}, "run"},
 		{TriggerAllSuccess, DepCounts{Total: 3, Succeeded: 1, Failed: 1}, "skip upstream_failed"},

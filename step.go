@@ -86,6 +86,9 @@ const (
 // as one dependency did not succeed. A step without dependencies runs.
 // Every store calls it, so that readiness has one definition.
 func (t Trigger) Decide(c DepCounts) (Decision, string) {
+	if c.Total == 0 {
+		return DecideRun, ""
+	}
 	done := c.Done()
 	switch t {
 	case TriggerAllDone:

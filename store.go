@@ -28,6 +28,8 @@ import (
 //
 // Methods return ErrNotFound for an unknown run, ErrLeaseLost when a claim
 // is no longer current (fencing), and wrap other failures with context.
+// A store may keep the slices it is given (plans, params, outputs) and may
+// return slices it holds: neither side modifies them afterwards.
 type Store interface {
 	// CreateRun stores a new run. When r.IdempotencyKey is set and a run
 	// with that key exists, it returns that run and created=false.
@@ -42,8 +44,8 @@ type Store interface {
 	// those that are no longer held (reclaimed or canceled): their work
 	// should stop.
 	Heartbeat(ctx context.Context, leases []Lease, until time.Time) (lost []Lease, err error)
-	// ReclaimExpired makes the steps whose lease ended before now claimable
-	// again and returns how many there were.
+	// ReclaimExpired makes the steps whose lease ended at or before now
+	// claimable again and returns how many there were.
 	ReclaimExpired(ctx context.Context, now time.Time) (int, error)
 	// CancelRun ends an unfinished run with the given status (canceled, or
 	// failed for a timeout or fail_fast) and error, marking every step not
@@ -59,7 +61,8 @@ type Store interface {
 	ListRuns(ctx context.Context, f *RunFilter) (runs []*Run, next string, err error)
 	// UnfinishedRuns returns the ids of every run not yet over.
 	UnfinishedRuns(ctx context.Context) ([]string, error)
-	// Events returns up to limit events of a run with Seq > after, in order.
+	// Events returns up to limit events of a run with Seq > after, in
+	// order; every one of them when limit ≤ 0.
 	Events(ctx context.Context, runID string, after int64, limit int) ([]Event, error)
 	// Outputs returns the results of some steps of a run, for templates:
 	// their status, attempts, output and error, keyed by step id. Unknown
@@ -232,7 +235,8 @@ type RunFilter struct {
 	// WorkflowID and Status, when set, must match.
 	WorkflowID string
 	Status     RunStatus
-	// Since and Until, when not zero, bound CreatedAt.
+	// Since and Until, when not zero, bound CreatedAt: Since ≤ CreatedAt <
+	// Until.
 	Since, Until time.Time
 	// Limit is the page size. Defaults to 50; at most 1000.
 	Limit int

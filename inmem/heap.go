@@ -1,6 +1,10 @@
 package inmem
 
-import "time"
+import (
+	"time"
+
+	"github.com/weft-dev/weft"
+)
 
 // ordered is an element of a heap: before reports whether it comes out
 // before other.
@@ -95,6 +99,13 @@ type retryItem struct {
 }
 
 func (a retryItem) before(b retryItem) bool { return a.at.Before(b.at) }
+
+// stale reports an entry whose step no longer waits for it (its run was
+// canceled, or it was rescheduled).
+func (a retryItem) stale() bool {
+	st := &a.r.steps[a.i]
+	return st.Status != weft.StepRetrying || !st.retryAt.Equal(a.at)
+}
 
 type retryHeap []retryItem
 

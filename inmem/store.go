@@ -231,10 +231,10 @@ func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 	// Retries whose delay is over become ready.
 	for len(s.retries) > 0 && !s.retries[0].at.After(req.Now) {
 		it := s.retries.pop()
-		st := &it.r.steps[it.i]
-		if st.Status != weft.StepRetrying || !st.retryAt.Equal(it.at) {
-			continue // stale: canceled or rescheduled
+		if it.stale() {
+			continue // canceled or rescheduled
 		}
+		st := &it.r.steps[it.i]
 		st.Status, st.ReadyAt = weft.StepReady, it.at
 		it.r.ready.push(readyItem{prio: it.r.plan[it.i].Priority, i: it.i})
 		s.activate(it.r)
@@ -264,6 +264,9 @@ func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 	}
 	for _, r := range revisit {
 		s.activate(r)
+	}
+	for len(s.retries) > 0 && s.retries[0].stale() {
+		s.retries.pop()
 	}
 	if len(s.retries) > 0 {
 		res.NextAt = s.retries[0].at
@@ -348,6 +351,11 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	switch f.Status {
+	case weft.StepSucceeded, weft.StepFailed, weft.StepSkipped, weft.StepRetrying:
+	default:
+		return nil, fmt.Errorf("finish run %s step %s: status %q is not an outcome", f.Lease.RunID, f.Lease.StepID, f.Status)
+	}
 	r, i, err := s.lookup(f.Lease)
 	if err != nil {
 		return nil, err
@@ -376,8 +384,6 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 		st.ReadyAt = f.RetryAt
 		e.Type, e.Error, e.Delay = weft.EventStepRetrying, f.Error, max(f.RetryAt.Sub(f.Now), 0)
 		s.retries.push(retryItem{at: f.RetryAt, r: r, i: i})
-	default:
-		return nil, fmt.Errorf("finish run %s step %s: status %q is not an outcome", f.Lease.RunID, f.Lease.StepID, f.Status)
 	}
 	r.event(e)
 	if st.Status.Terminal() {
