@@ -26,7 +26,7 @@ type Status struct {
 	Active []Active `json:"active"`
 	// Steps holds every step's state, keyed by step id; Order lists the
 	// step ids in topological order (dag.Graph.Order).
-	Steps   map[string]*StepState `json:"steps"`
+	Steps   map[string]StepState `json:"steps"`
 	Order   []string              `json:"-"`
 	Metrics Metrics               `json:"metrics"`
 }
@@ -87,7 +87,7 @@ func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 		RunID: run.ID, WorkflowID: run.WorkflowID, State: run.Status, Result: run.Result, Error: run.Error,
 		CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
 		Completed: []string{}, Active: []Active{},
-		Steps: make(map[string]*StepState, len(steps)),
+		Steps: make(map[string]StepState, len(steps)),
 		Order: make([]string, 0, len(steps)),
 	}
 	var busy time.Duration
@@ -96,7 +96,7 @@ func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 	m.StepsTotal = len(steps)
 	m.PeakParallel = run.PeakParallel
 	for _, s := range steps {
-		st.Steps[s.StepID] = &StepState{
+		st.Steps[s.StepID] = StepState{
 			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts, Output: s.Output, Error: s.Error,
 			QueueWait: s.QueueWait, RunTime: s.RunTime, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt,
 		}

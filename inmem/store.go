@@ -141,12 +141,13 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	return &rec, true, nil
 }
 
-// event appends an event to the run's history and returns it.
-func (r *run) event(e weft.Event) weft.Event {
-	e.Seq = int64(r.events.len() + 1)
-	e.RunID = r.rec.ID
-	r.events.add(e)
-	return e
+// event appends an event to the run's history.
+func (r *run) event(e weft.Event) {
+	step := int32(-1)
+	if e.StepID != "" {
+		step = r.index[e.StepID]
+	}
+	r.events.add(e, step)
 }
 
 // decide settles a pending step whose dependencies allow it: ready, or
@@ -639,7 +640,7 @@ func (s *Store) Events(ctx context.Context, runID string, after int64, limit int
 	if !ok {
 		return nil, fmt.Errorf("events of run %s: %w", runID, weft.ErrNotFound)
 	}
-	return r.events.slice(max(after, 0), limit), nil
+	return r.events.slice(r, max(after, 0), limit), nil
 }
 
 // Outputs returns the results of some steps; see weft.Store.

@@ -373,8 +373,8 @@ func stepTable(b *bytes.Buffer, st *engine.Status, order []string) {
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tTYPE\tSTATUS\tATTEMPTS\tDURATION\tERROR")
 	for _, id := range order {
-		s := st.Steps[id]
-		if s == nil {
+		s, ok := st.Steps[id]
+		if !ok {
 			continue
 		}
 		dur := "-"

@@ -437,8 +437,8 @@ func newRunDocument(st *engine.Status, order []string) *runDocument {
 		},
 	}
 	for _, id := range order {
-		s := st.Steps[id]
-		if s == nil {
+		s, ok := st.Steps[id]
+		if !ok {
 			continue
 		}
 		doc.Steps.steps[id] = &stepDocument{
