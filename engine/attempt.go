@@ -21,24 +21,28 @@ func (e *Engine) run(c *weft.Claim) {
 	e.attempts.Store(slot, struct{}{})
 	next := &weft.ClaimRequest{Worker: e.cfg.WorkerID, Max: 1, Admit: e.admit}
 	f := &weft.StepFinish{}
+	var ri *runInfo // the last run worked on: the next step is often of it
 	for c != nil {
 		*f = weft.StepFinish{}
-		c = e.runOne(c, slot, f, next)
+		c, ri = e.runOne(c, ri, slot, f, next)
 	}
 	e.attempts.Delete(slot)
 	e.running.Add(-1)
 	e.notify()
 }
 
-// runOne runs one attempt in slot and returns the next claim, if any.
-// f and next are reused from one attempt to the next.
-func (e *Engine) runOne(c *weft.Claim, slot *attempt, f *weft.StepFinish, next *weft.ClaimRequest) *weft.Claim {
+// runOne runs one attempt in slot and returns the next claim, if any, and
+// the claimed attempt's run info. ri, when not nil, is the run info of the
+// previous attempt; f and next are reused from one attempt to the next.
+func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepFinish, next *weft.ClaimRequest) (*weft.Claim, *runInfo) {
 	f.Lease, f.StartedAt = c.Lease(), e.cfg.Now()
-	ri, err := e.info(context.Background(), c.RunID)
-	if err != nil {
-		// The run's definition cannot be used here: fail the step for good.
-		f.Status, f.Error = weft.StepFailed, weft.InfoOf(weft.Permanent(err))
-		return e.finish(ri, c, f, next)
+	if ri == nil || ri.id != c.RunID {
+		var err error
+		if ri, err = e.info(context.Background(), c.RunID); err != nil {
+			// The run's definition cannot be used here: fail the step for good.
+			f.Status, f.Error = weft.StepFailed, weft.InfoOf(weft.Permanent(err))
+			return e.finish(nil, c, f, next), nil
+		}
 	}
 	sp := &ri.steps[c.Index]
 	ctx, cancel := context.WithTimeout(context.Background(), sp.timeout)
@@ -58,7 +62,7 @@ func (e *Engine) runOne(c *weft.Claim, slot *attempt, f *weft.StepFinish, next *
 		// The engine is closing or lost the lease: the step is not ours
 		// to record; it runs again once the lease expires.
 		e.releasePool(c)
-		return nil
+		return nil, ri
 	default:
 		f.Error = weft.InfoOf(err)
 		if delay, retry := sp.policy.Next(c.Attempt, err, now.Sub(c.FirstStartedAt), e.cfg.Rand()); retry {
@@ -68,7 +72,7 @@ func (e *Engine) runOne(c *weft.Claim, slot *attempt, f *weft.StepFinish, next *
 		}
 	}
 	f.Now = now
-	return e.finish(ri, c, f, next)
+	return e.finish(ri, c, f, next), ri
 }
 
 // finish records an attempt's outcome, acts on it, and returns the next
@@ -89,7 +93,11 @@ func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *we
 		}
 		return nil
 	}
-	e.touched(f.Lease.RunID, res.RunStatus)
+	if ri != nil {
+		e.touchedInfo(ri, res.RunStatus)
+	} else {
+		e.touched(f.Lease.RunID, res.RunStatus)
+	}
 	if f.Status == weft.StepFailed && ri != nil && ri.def.Workflow.FailFast && !res.RunStatus.Terminal() {
 		why := &weft.ErrorInfo{Code: f.Error.Code, Message: fmt.Sprintf("step %s failed (fail_fast): %s", f.Lease.StepID, f.Error.Message)}
 		if _, err := e.end(f.Lease.RunID, weft.RunFailed, why, weft.ReasonFailFast); err != nil {

@@ -182,11 +182,13 @@ func (ri *runInfo) end() bool {
 // touched tells a run's subscribers that it has new events, and its
 // waiters when status says it ended.
 func (e *Engine) touched(runID string, status weft.RunStatus) {
-	v, ok := e.runs.Load(runID)
-	if !ok {
-		return
+	if v, ok := e.runs.Load(runID); ok {
+		e.touchedInfo(v.(*runInfo), status)
 	}
-	ri := v.(*runInfo)
+}
+
+// touchedInfo is touched for a run whose info is at hand.
+func (e *Engine) touchedInfo(ri *runInfo, status weft.RunStatus) {
 	if ri.subs.Load() > 0 {
 		ri.changed()
 	}

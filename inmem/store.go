@@ -141,14 +141,11 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	return &rec, true, nil
 }
 
-// event appends an event to the run's history.
-func (r *run) event(e weft.Event) {
-	step := int32(-1)
-	if e.StepID != "" {
-		step = r.index[e.StepID]
-	}
-	r.events.add(e, step)
-}
+// event appends a run event to the run's history.
+func (r *run) event(e weft.Event) { r.events.add(e, -1) }
+
+// stepEvent appends an event of node i to the run's history.
+func (r *run) stepEvent(i int32, e weft.Event) { r.events.add(e, i) }
 
 // decide settles a pending step whose dependencies allow it: ready, or
 // skipped (then its own dependents are settled in turn, without
@@ -173,7 +170,7 @@ func (r *run) decide(i int32, now time.Time) (ready int) {
 		case weft.DecideSkip:
 			st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, reason, now
 			r.remaining--
-			r.event(weft.Event{Type: weft.EventStepSkipped, StepID: st.StepID, Time: now, Reason: reason})
+			r.stepEvent(i, weft.Event{Type: weft.EventStepSkipped, Time: now, Reason: reason})
 			stack = r.settled(i, stack)
 		}
 	}
@@ -320,7 +317,7 @@ func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, re
 		r.rec.StartedAt = req.Now
 		r.event(weft.Event{Type: weft.EventRunStarted, Time: req.Now})
 	}
-	r.event(weft.Event{Type: weft.EventStepStarted, StepID: st.StepID, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
+	r.stepEvent(i, weft.Event{Type: weft.EventStepStarted, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
 	res.Claims = append(res.Claims, c)
 }
 
@@ -368,7 +365,7 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	if !f.StartedAt.IsZero() && f.Now.After(f.StartedAt) {
 		st.RunTime += f.Now.Sub(f.StartedAt)
 	}
-	e := weft.Event{StepID: st.StepID, Time: f.Now, Attempt: f.Lease.Attempt, Worker: f.Lease.Worker, Data: f.Data}
+	e := weft.Event{Time: f.Now, Attempt: f.Lease.Attempt, Worker: f.Lease.Worker, Data: f.Data}
 	switch f.Status {
 	case weft.StepSucceeded:
 		st.Status, st.Output, st.Error, st.FinishedAt = weft.StepSucceeded, f.Output, nil, f.Now
@@ -386,7 +383,7 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 		e.Type, e.Error, e.Delay = weft.EventStepRetrying, f.Error, max(f.RetryAt.Sub(f.Now), 0)
 		s.retries.push(retryItem{at: f.RetryAt, r: r, i: i})
 	}
-	r.event(e)
+	r.stepEvent(i, e)
 	if st.Status.Terminal() {
 		r.remaining--
 		// Dependents that may now be decided; decide reuses r.scratch, so
@@ -521,7 +518,7 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		case weft.StepRetrying:
 			// Steps that had started get an event; the others are
 			// covered by the run's own event.
-			r.event(weft.Event{Type: weft.EventStepCanceled, StepID: st.StepID, Time: c.Now, Attempt: st.Attempts, Reason: reason})
+			r.stepEvent(int32(i), weft.Event{Type: weft.EventStepCanceled, Time: c.Now, Attempt: st.Attempts, Reason: reason})
 		}
 		st.Status, st.Reason, st.FinishedAt, st.Worker, st.LeaseUntil = weft.StepCanceled, reason, c.Now, "", time.Time{}
 	}
