@@ -173,7 +173,7 @@ func (n *tnode) render(e *encoder, env map[string]any) error {
 				return n.fail(p.expr, err)
 			}
 		}
-		e.buf = appendString(e.buf, string(text.buf))
+		e.buf = AppendJSONString(e.buf, string(text.buf))
 		return e.check()
 	}
 	return nil
@@ -264,7 +264,7 @@ func (p *tparser) object(path string, start int) *tnode {
 			break
 		}
 		key := p.str()
-		rawKey := appendString(nil, key)
+		rawKey := AppendJSONString(nil, key)
 		p.ws()
 		p.pos++ // :
 		kid := p.value(keyPath(path, key))

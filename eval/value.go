@@ -314,7 +314,7 @@ func (e *encoder) value(v any, depth int) error {
 	case nil:
 		e.buf = append(e.buf, "null"...)
 	case string:
-		e.buf = appendString(e.buf, x)
+		e.buf = AppendJSONString(e.buf, x)
 	case bool:
 		e.buf = strconv.AppendBool(e.buf, x)
 	case int:
@@ -332,7 +332,7 @@ func (e *encoder) value(v any, depth int) error {
 			if i > 0 {
 				e.buf = append(e.buf, ',')
 			}
-			e.buf = appendString(e.buf, k)
+			e.buf = AppendJSONString(e.buf, k)
 			e.buf = append(e.buf, ':')
 			if err := e.value(x[k], depth+1); err != nil {
 				return err
@@ -356,7 +356,7 @@ func (e *encoder) value(v any, depth int) error {
 			if i > 0 {
 				e.buf = append(e.buf, ',')
 			}
-			e.buf = appendString(e.buf, el)
+			e.buf = AppendJSONString(e.buf, el)
 			if err := e.check(); err != nil {
 				return err
 			}
@@ -411,10 +411,10 @@ func (e *encoder) float(f float64) error {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaping as encoding/json does
+// AppendJSONString appends s as a JSON string, escaping as encoding/json does
 // with HTML escaping off: quotes, backslashes, control characters, U+2028
 // and U+2029; invalid UTF-8 becomes U+FFFD.
-func appendString(buf []byte, s string) []byte {
+func AppendJSONString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
