@@ -55,6 +55,8 @@ type StepContext struct {
 	Data json.RawMessage
 	// Params are the run's parameters: a JSON object or nil.
 	Params json.RawMessage
+	// Tokens is the run's AI token account (see TokenBudget); never nil.
+	Tokens TokenBudget
 }
 
 // BuiltinTypes are the step types every engine has (DESIGN.md section 5).

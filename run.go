@@ -93,6 +93,8 @@ type Run struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	// Error says why a run failed or was canceled.
 	Error *ErrorInfo `json:"error,omitempty"`
+	// Usage adds up the AI tokens the run's steps used.
+	Usage Usage `json:"usage,omitzero"`
 	// PeakParallel is the most steps of the run that were running at once.
 	PeakParallel int `json:"peak_parallel"`
 	// CreatedAt, StartedAt and FinishedAt are the run's times.
@@ -128,6 +130,8 @@ type StepRun struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	// LeaseUntil is when the lease of a running step expires.
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	// Usage adds up the AI tokens the step's attempts used.
+	Usage Usage `json:"usage,omitzero"`
 	// QueueWait adds up, over attempts, the time from eligible to started.
 	QueueWait time.Duration `json:"queue_wait"`
 	// RunTime adds up the time attempts spent executing.

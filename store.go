@@ -201,6 +201,9 @@ type StepFinish struct {
 	StartedAt time.Time
 	// Data, when set, is attached to the step's event.
 	Data json.RawMessage
+	// Usage is the AI tokens the attempt used, added to the step's and the
+	// run's (whatever the outcome: tokens spent are spent).
+	Usage Usage
 	// Next, when not nil, claims more steps in the same call once the
 	// outcome is recorded (the worker that finished a step takes the next
 	// one without a second round trip). Its result is FinishResult.Next.

@@ -50,8 +50,10 @@ func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepF
 	a := slot
 	a.begin(f.Lease, cancel)
 	defer a.end()
+	a.tokens.reset(ri.tokens)
 
 	out, skip, err := e.attempt(ctx, a, ri, sp, c)
+	f.Usage = a.tokens.done()
 	now := e.cfg.Now()
 	switch why := a.stopped(); {
 	case skip:
@@ -128,6 +130,7 @@ func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepP
 		IdempotencyKey: c.RunID + "/" + c.StepID,
 		Input:          sp.step.Input,
 		Params:         ri.params,
+		Tokens:         &a.tokens,
 	}
 	if len(c.Deps) > 0 {
 		sc.Deps = make(map[string]json.RawMessage, len(c.Deps))

@@ -29,11 +29,12 @@ type Engine struct {
 	store weft.Store
 	pools map[string]*pool
 
-	running atomic.Int64 // attempts in flight in this process
-	wake    chan struct{}
-	done    chan struct{}
-	wg      sync.WaitGroup
-	closed  atomic.Bool
+	running  atomic.Int64 // attempts in flight in this process
+	wakeNano atomic.Int64 // when the scheduler must look again (Unix ns), 0: no need
+	wake     chan struct{}
+	done     chan struct{}
+	wg       sync.WaitGroup
+	closed   atomic.Bool
 
 	debug bool // the logger takes debug records
 
@@ -59,6 +60,8 @@ type pool struct {
 // goroutine of run); it is registered once and reused, so that the
 // attempts in flight can be found for heartbeats and cancellation.
 type attempt struct {
+	tokens attemptTokens // the attempt's StepContext.Tokens
+
 	mu     sync.Mutex
 	active bool
 	lease  weft.Lease
@@ -172,6 +175,11 @@ func (e *Engine) schedule() {
 	lastReclaim := e.cfg.Now()
 	for {
 		next := e.claim()
+		if w := e.wakeNano.Swap(0); w != 0 {
+			if t := time.Unix(0, w); next.IsZero() || t.Before(next) {
+				next = t
+			}
+		}
 		if next.IsZero() {
 			timer.Reset(time.Hour)
 		} else {
@@ -241,16 +249,60 @@ func (e *Engine) claimRequest(max int) *weft.ClaimRequest {
 // admit reserves a slot in the claimed step's pool, if it has one.
 func (e *Engine) admit(c *weft.Claim) bool {
 	p := e.pools[c.Pool]
-	if p == nil {
+	if p != nil {
+		for {
+			used := p.used.Load()
+			if used >= p.cap {
+				return false
+			}
+			if p.used.CompareAndSwap(used, used+1) {
+				break
+			}
+		}
+	}
+	if !e.throttled(c) {
 		return true
 	}
+	if p != nil {
+		p.used.Add(-1)
+	}
+	return false
+}
+
+// throttled asks the step's executor, when it is a weft.Throttler, whether
+// the step must wait (a provider's request rate); a step that must waits as
+// ready and the scheduler looks again when the wait is over.
+func (e *Engine) throttled(c *weft.Claim) bool {
+	v, ok := e.runs.Load(c.RunID)
+	if !ok {
+		return false
+	}
+	sp := &v.(*runInfo).steps[c.Index]
+	th, ok := sp.exec.(weft.Throttler)
+	if !ok {
+		return false
+	}
+	wait := th.Throttle(sp.step.Input)
+	if wait <= 0 {
+		return false
+	}
+	e.wakeAt(e.cfg.Now().Add(wait))
+	return true
+}
+
+// wakeAt asks the scheduler to claim again at t at the latest.
+func (e *Engine) wakeAt(t time.Time) {
+	n := t.UnixNano()
 	for {
-		used := p.used.Load()
-		if used >= p.cap {
-			return false
+		cur := e.wakeNano.Load()
+		if cur != 0 && cur <= n {
+			return
 		}
-		if p.used.CompareAndSwap(used, used+1) {
-			return true
+		if e.wakeNano.CompareAndSwap(cur, n) {
+			// No notify: refusals happen in claims, after which the
+			// scheduler reads wakeNano (a worker whose claim came back
+			// empty notifies it).
+			return
 		}
 	}
 }

@@ -23,6 +23,7 @@ type runInfo struct {
 	params   json.RawMessage
 	deadline time.Time
 	steps    []stepPlan
+	tokens   *tokenAccount
 
 	paramsOnce  sync.Once
 	paramsValue any
@@ -59,6 +60,7 @@ func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.Raw
 	ri := &runInfo{
 		id: id, def: def, params: params, deadline: deadline,
 		steps:  make([]stepPlan, g.Len()),
+		tokens: &tokenAccount{limit: wf.AITokenBudget},
 		signal: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -108,6 +110,7 @@ func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", runID, err)
 	}
+	ri.tokens.used = run.Usage.TotalTokens
 	if prev, loaded := e.runs.LoadOrStore(runID, ri); loaded {
 		return prev.(*runInfo), nil
 	}

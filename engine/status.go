@@ -27,8 +27,10 @@ type Status struct {
 	// Steps holds every step's state, keyed by step id; Order lists the
 	// step ids in topological order (dag.Graph.Order).
 	Steps   map[string]StepState `json:"steps"`
-	Order   []string              `json:"-"`
-	Metrics Metrics               `json:"metrics"`
+	Order   []string             `json:"-"`
+	Metrics Metrics              `json:"metrics"`
+	// Usage adds up the AI tokens the run's steps used.
+	Usage weft.Usage `json:"usage"`
 }
 
 // Active is an attempt in flight.
@@ -47,6 +49,7 @@ type StepState struct {
 	Attempts   int             `json:"attempts"`
 	Output     json.RawMessage `json:"output"`
 	Error      *weft.ErrorInfo `json:"error"`
+	Usage      weft.Usage      `json:"usage,omitzero"`
 	QueueWait  time.Duration   `json:"-"`
 	RunTime    time.Duration   `json:"-"`
 	StartedAt  time.Time       `json:"started_at,omitzero"`
@@ -95,10 +98,12 @@ func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 	m := &st.Metrics
 	m.StepsTotal = len(steps)
 	m.PeakParallel = run.PeakParallel
+	st.Usage = run.Usage
 	for _, s := range steps {
 		st.Steps[s.StepID] = StepState{
 			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts, Output: s.Output, Error: s.Error,
 			QueueWait: s.QueueWait, RunTime: s.RunTime, StartedAt: s.StartedAt, FinishedAt: s.FinishedAt,
+			Usage: s.Usage,
 		}
 		busy += s.RunTime
 		m.Retries += max(s.Attempts-1, 0)

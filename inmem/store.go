@@ -364,6 +364,8 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	if !f.StartedAt.IsZero() && f.Now.After(f.StartedAt) {
 		st.RunTime += f.Now.Sub(f.StartedAt)
 	}
+	st.Usage.Add(f.Usage)
+	r.rec.Usage.Add(f.Usage)
 	e := weft.Event{Time: f.Now, Attempt: f.Lease.Attempt, Worker: f.Lease.Worker, Data: f.Data}
 	switch f.Status {
 	case weft.StepSucceeded:
