@@ -362,3 +362,25 @@ func (h *harness) wantResult(nr *weft.NewRun, want string) {
 	}
 	h.wantJSON("Run.Result (ComposeResult of the sinks)", run.Result, string(weft.ComposeResult(sinks)))
 }
+
+// testUsage: the AI tokens of every attempt, whatever its outcome, add up
+// on the step and on the run.
+func testUsage(h *harness) {
+	id := h.create(h.newRun("u", node("a"), node("b")))
+	cs := h.claimIDs("w", 2, at(sec), "a", "b")
+	u := func(p, c int64) weft.Usage { return weft.Usage{PromptTokens: p, CompletionTokens: c, TotalTokens: p + c} }
+	h.finish(&weft.StepFinish{Lease: cs[0].Lease(), Now: at(2 * sec), Status: weft.StepRetrying, RetryAt: at(3 * sec),
+		Error: &weft.ErrorInfo{Code: weft.CodeAIInvalidOutput, Message: "not JSON"}, Usage: u(10, 5)})
+	h.finish(&weft.StepFinish{Lease: cs[1].Lease(), Now: at(2 * sec), Status: weft.StepSucceeded, Output: json.RawMessage(`1`), Usage: u(7, 3)})
+	again := h.claimIDs("w", 1, at(3*sec), "a")
+	h.finish(&weft.StepFinish{Lease: again[0].Lease(), Now: at(4 * sec), Status: weft.StepSucceeded, Output: json.RawMessage(`2`), Usage: u(10, 6)})
+	if got := h.step(id, "a").Usage; got != u(20, 11) {
+		h.Errorf("a's Usage = %+v; want both attempts added: %+v", got, u(20, 11))
+	}
+	if got := h.step(id, "b").Usage; got != u(7, 3) {
+		h.Errorf("b's Usage = %+v; want %+v", got, u(7, 3))
+	}
+	if got := h.run(id).Usage; got != u(27, 14) {
+		h.Errorf("the run's Usage = %+v; want %+v", got, u(27, 14))
+	}
+}

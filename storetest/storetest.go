@@ -62,6 +62,7 @@ var suite = []struct {
 	{"UnfinishedRuns", testUnfinished},
 	{"ConcurrentClaimers", testConcurrent},
 	{"PeakParallel", testPeakParallel},
+	{"Usage", testUsage},
 	{"LongSkipChain", testLongChain},
 }
 
