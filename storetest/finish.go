@@ -368,7 +368,9 @@ func (h *harness) wantResult(nr *weft.NewRun, want string) {
 func testUsage(h *harness) {
 	id := h.create(h.newRun("u", node("a"), node("b")))
 	cs := h.claimIDs("w", 2, at(sec), "a", "b")
-	u := func(p, c int64) weft.Usage { return weft.Usage{PromptTokens: p, CompletionTokens: c, TotalTokens: p + c} }
+	u := func(p, c int64) weft.Usage {
+		return weft.Usage{PromptTokens: p, CompletionTokens: c, TotalTokens: p + c}
+	}
 	h.finish(&weft.StepFinish{Lease: cs[0].Lease(), Now: at(2 * sec), Status: weft.StepRetrying, RetryAt: at(3 * sec),
 		Error: &weft.ErrorInfo{Code: weft.CodeAIInvalidOutput, Message: "not JSON"}, Usage: u(10, 5)})
 	h.finish(&weft.StepFinish{Lease: cs[1].Lease(), Now: at(2 * sec), Status: weft.StepSucceeded, Output: json.RawMessage(`1`), Usage: u(7, 3)})
