@@ -4,8 +4,9 @@
 //   - input ([Input]): the step's data, checked against an optional JSON
 //     Schema and list of required fields;
 //   - process ([Process]): rules applied in order to the working value;
-//   - ai ([AI]): a placeholder until AI providers are supported; it fails
-//     with code invalid;
+//   - ai ([AI]): a chat request to a language model through one of the
+//     providers of [Config].AI (package ai), with token budgets, rate
+//     limits and structured output;
 //   - output ([Output]): delivers the working value to the run's result,
 //     stdout, a file or a webhook.
 //

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/ai"
 )
 
 // Config configures the built-in executors. The zero value is usable.
@@ -36,6 +37,13 @@ type Config struct {
 	// Now tells the time, to turn a Retry-After date into a delay.
 	// Defaults to time.Now.
 	Now func() time.Time
+	// AI holds the providers of step type ai, chosen per step by its
+	// provider field, else the default one (see ai.Providers). Their base
+	// URLs are trusted: AllowHosts does not apply to them. Share one
+	// Providers between registries to share the providers' rate limits.
+	// Defaults to none: ai steps fail with code invalid ("no AI provider
+	// is configured").
+	AI *ai.Providers
 }
 
 // NewRegistry returns a registry with the built-in step types input,
@@ -57,7 +65,7 @@ func NewRegistry(cfg *Config) (*weft.Registry, error) {
 	}{
 		{"input", &Input{}},
 		{"process", NewProcess(nil)},
-		{"ai", &AI{}},
+		{"ai", NewAI(cfg.AI)},
 		{"output", out},
 	} {
 		if err := reg.Register(t.name, t.exec); err != nil {

@@ -39,6 +39,7 @@ type runFlags struct {
 	quiet       bool
 	outputDir   string
 	allowHosts  string
+	ai          aiFlags
 	limits      limitFlags
 }
 
@@ -62,12 +63,15 @@ Views:
   --json          only this document: {"run_id", "workflow_id", "status",
                   "result", "error", "steps": {ID: {"type", "status",
                   "reason", "attempts", "output", "error": {"code",
-                  "message"}, "queue_wait_ms", "duration_ms"}}, "metrics":
+                  "message"}, "queue_wait_ms", "duration_ms", "ai_tokens"
+                  (steps that used AI tokens)}}, "metrics":
                   {"duration_ms", "steps_total", "succeeded", "failed",
                   "skipped", "canceled", "retries", "peak_parallel",
-                  "utilization"}}. Durations are milliseconds with 3
-                  decimals; "error" and "result" are null when there is
-                  none; steps are in topological order.
+                  "utilization", "ai_tokens": {"prompt_tokens",
+                  "completion_tokens", "total_tokens"}}}. Durations are
+                  milliseconds with 3 decimals; "error" and "result" are
+                  null when there is none; steps are in topological
+                  order.
 
 Output steps with destination "stdout" write between the lines of the
 views, never inside one; with --json or --quiet they write to standard
@@ -82,6 +86,21 @@ workflow's params.
 --max-parallel N caps the steps running at once: it is both this process's
 cap (10 by default) and the run's max_parallel, overriding the workflow's.
 
+AI steps ask the provider named by their "provider" field, else the
+default one, chosen by --ai-provider:
+  echo     offline, for dry runs and demos: answers with the prompt and
+           its context, and counts no tokens
+  openai   any OpenAI-compatible Chat Completions server (OpenAI, Ollama,
+           vLLM, llama.cpp server, LM Studio), configured by the
+           environment: $WEFT_AI_BASE_URL (default https://api.openai.com/v1),
+           $WEFT_AI_API_KEY (else $OPENAI_API_KEY), $WEFT_AI_MODEL (the
+           model of steps that name none). It is the default provider
+           when a base URL or a key is set. Its base URL is trusted:
+           --allow-hosts does not apply to it.
+--ai-rpm N limits the openai provider to N requests per minute; steps
+waiting for a request slot hold no place among the running steps. With no
+provider, ai steps fail with code invalid.
+
 Interrupting weft (Ctrl-C) cancels the run: its running steps are stopped,
 its other steps canceled, and its final state reported. Interrupt again to
 quit at once.
@@ -89,7 +108,8 @@ quit at once.
 Exit codes: 0 the run succeeded, 1 it failed or was canceled, 2 bad usage
 or an invalid or unreadable workflow, 3 an internal error.`,
 		Example: `  weft run examples/seed_basic.json
-  weft run --json examples/seed_parallel.json | jq .metrics
+  weft run --ai-provider echo --json examples/seed_parallel.json | jq .metrics
+  WEFT_AI_BASE_URL=http://localhost:11434/v1 WEFT_AI_MODEL=llama3.2 weft run examples/seed_parallel.json
   weft run --param name=weft --param n=3 workflow.json
   weft run --output-dir out --allow-hosts hooks.internal,10.0.0.0/8 workflow.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -112,6 +132,7 @@ or an invalid or unreadable workflow, 3 an internal error.`,
 	flags.BoolVarP(&f.quiet, "quiet", "q", false, "print only the result as JSON")
 	flags.StringVar(&f.outputDir, "output-dir", "", "root `DIR` of output steps with destination \"file\"")
 	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hostnames, IP addresses and CIDR blocks that webhooks may reach besides public addresses (default $"+envAllowHosts+")")
+	f.ai.register(cmd)
 	f.limits.register(cmd)
 	return cmd
 }
@@ -133,6 +154,10 @@ func runWorkflow(cmd *cobra.Command, file string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	providers, err := f.ai.providers()
+	if err != nil {
+		return err
+	}
 
 	mode := viewEvents
 	switch {
@@ -151,7 +176,7 @@ func runWorkflow(cmd *cobra.Command, file string, f *runFlags) error {
 	if mode == viewJSON || mode == viewQuiet {
 		stepStdout = &lockedWriter{w: stderr}
 	}
-	reg, err := executor.NewRegistry(&executor.Config{OutputDir: f.outputDir, Stdout: stepStdout, AllowHosts: allow})
+	reg, err := executor.NewRegistry(&executor.Config{OutputDir: f.outputDir, Stdout: stepStdout, AllowHosts: allow, AI: providers})
 	if err != nil {
 		return usagef("--allow-hosts: %v", err)
 	}
@@ -374,19 +399,21 @@ type stepDocument struct {
 	Error       *weft.ErrorInfo `json:"error"`
 	QueueWaitMS float64         `json:"queue_wait_ms"`
 	DurationMS  float64         `json:"duration_ms"`
+	AITokens    weft.Usage      `json:"ai_tokens,omitzero"`
 }
 
 // metricsDocument is the metrics of a runDocument.
 type metricsDocument struct {
-	DurationMS   float64 `json:"duration_ms"`
-	StepsTotal   int     `json:"steps_total"`
-	Succeeded    int     `json:"succeeded"`
-	Failed       int     `json:"failed"`
-	Skipped      int     `json:"skipped"`
-	Canceled     int     `json:"canceled"`
-	Retries      int     `json:"retries"`
-	PeakParallel int     `json:"peak_parallel"`
-	Utilization  float64 `json:"utilization"`
+	DurationMS   float64    `json:"duration_ms"`
+	StepsTotal   int        `json:"steps_total"`
+	Succeeded    int        `json:"succeeded"`
+	Failed       int        `json:"failed"`
+	Skipped      int        `json:"skipped"`
+	Canceled     int        `json:"canceled"`
+	Retries      int        `json:"retries"`
+	PeakParallel int        `json:"peak_parallel"`
+	Utilization  float64    `json:"utilization"`
+	AITokens     weft.Usage `json:"ai_tokens"`
 }
 
 // stepDocuments is a JSON object of steps keyed by id, written in the order
@@ -434,6 +461,7 @@ func newRunDocument(st *engine.Status, order []string) *runDocument {
 			Retries:      st.Metrics.Retries,
 			PeakParallel: st.Metrics.PeakParallel,
 			Utilization:  math.Round(st.Metrics.Utilization*1e4) / 1e4,
+			AITokens:     st.Usage,
 		},
 	}
 	for _, id := range order {
@@ -444,7 +472,7 @@ func newRunDocument(st *engine.Status, order []string) *runDocument {
 		doc.Steps.steps[id] = &stepDocument{
 			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts,
 			Output: rawOrNull(s.Output), Error: s.Error,
-			QueueWaitMS: millis(s.QueueWait), DurationMS: millis(s.RunTime),
+			QueueWaitMS: millis(s.QueueWait), DurationMS: millis(s.RunTime), AITokens: s.Usage,
 		}
 	}
 	return doc
