@@ -44,6 +44,10 @@ type Config struct {
 	// about (runs submitted by other processes, expired leases). Defaults
 	// to 1s.
 	PollInterval time.Duration
+	// NoWorker makes the engine run no steps: it submits, reads, waits for
+	// and cancels runs that other processes execute (weft runs show, a
+	// server that only serves). Defaults to false.
+	NoWorker bool
 	// WorkerID names this engine in leases and events. Defaults to
 	// "HOST-PID-RANDOM".
 	WorkerID string

@@ -133,9 +133,11 @@ func New(store weft.Store, cfg *Config) (*Engine, error) {
 	for name, n := range c.Pools {
 		e.pools[name] = &pool{cap: int64(n)}
 	}
-	e.wg.Add(2)
-	go e.schedule()
-	go e.heartbeat()
+	if !c.NoWorker {
+		e.wg.Add(2)
+		go e.schedule()
+		go e.heartbeat()
+	}
 	return e, nil
 }
 
@@ -172,7 +174,14 @@ func (e *Engine) schedule() {
 	defer timer.Stop()
 	poll := time.NewTicker(e.cfg.PollInterval)
 	defer poll.Stop()
+	// Steps a dead process held are claimable again once their lease
+	// expired: look at once, then every half lease.
 	lastReclaim := e.cfg.Now()
+	if n, err := e.store.ReclaimExpired(context.Background(), lastReclaim); err != nil {
+		e.cfg.Logger.Error("reclaim expired leases", "err", err)
+	} else if n > 0 {
+		e.cfg.Logger.Info("reclaimed steps whose lease expired", "steps", n)
+	}
 	for {
 		next := e.claim()
 		if w := e.wakeNano.Swap(0); w != 0 {
