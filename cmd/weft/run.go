@@ -16,7 +16,6 @@ import (
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
 	"github.com/weft-dev/weft/executor"
-	"github.com/weft-dev/weft/inmem"
 	"github.com/weft-dev/weft/workflow"
 )
 
@@ -41,6 +40,7 @@ type runFlags struct {
 	allowHosts  string
 	ai          aiFlags
 	limits      limitFlags
+	store       string
 }
 
 func newRunCmd() *cobra.Command {
@@ -134,57 +134,23 @@ or an invalid or unreadable workflow, 3 an internal error.`,
 	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hostnames, IP addresses and CIDR blocks that webhooks may reach besides public addresses (default $"+envAllowHosts+")")
 	f.ai.register(cmd)
 	f.limits.register(cmd)
+	storeFlag(cmd, &f.store, "memory", "where the run is kept: memory (nothing kept after weft exits) or sqlite:`PATH` (durable: resume it with weft runs resume)")
 	return cmd
 }
 
 // runWorkflow is weft run.
 func runWorkflow(cmd *cobra.Command, file string, f *runFlags) error {
 	ctx := cmd.Context()
-	stdout := &errWriter{w: cmd.OutOrStdout()}
-	stderr := cmd.ErrOrStderr()
-
-	if f.asJSON && f.quiet {
-		return usagef("--json and --quiet cannot be used together: each prints one JSON document")
-	}
 	params, err := parseParams(f.params)
 	if err != nil {
 		return err
 	}
-	allow, err := allowHostsOf(cmd, f.allowHosts)
+	v, err := newRunView(cmd, f)
 	if err != nil {
 		return err
 	}
-	providers, err := f.ai.providers()
-	if err != nil {
-		return err
-	}
-
-	mode := viewEvents
-	switch {
-	case f.asJSON:
-		mode = viewJSON
-	case f.quiet:
-		mode = viewQuiet
-	case isTerminal(cmd.OutOrStdout()):
-		mode = viewLive
-	}
-	con := &console{w: stdout, live: mode == viewLive}
-	// Output steps that write to stdout share the console, so that their
-	// lines and the view's never mix; with --json and --quiet, standard
-	// output is the document's alone.
-	var stepStdout io.Writer = con
-	if mode == viewJSON || mode == viewQuiet {
-		stepStdout = &lockedWriter{w: stderr}
-	}
-	reg, err := executor.NewRegistry(&executor.Config{OutputDir: f.outputDir, Stdout: stepStdout, AllowHosts: allow, AI: providers})
-	if err != nil {
-		return usagef("--allow-hosts: %v", err)
-	}
-	opts, err := f.limits.options(reg)
-	if err != nil {
-		return internalError(stderr, err)
-	}
-	def, err := workflow.ParseFile(file, opts)
+	stdout, stderr := v.stdout, v.stderr
+	def, err := workflow.ParseFile(file, v.opts)
 	if err != nil {
 		printProblems(stderr, problemsOf(file, err))
 		return &exitError{code: exitUsage}
@@ -192,12 +158,14 @@ func runWorkflow(cmd *cobra.Command, file string, f *runFlags) error {
 	if ctx.Err() != nil {
 		return interrupted(stderr)
 	}
+	mode, con, reg, opts := v.mode, v.con, v.reg, v.opts
 
-	eng, err := engine.New(inmem.New(), &engine.Config{
-		Registry:         reg,
-		MaxParallelSteps: int(f.maxParallel), // 0: the engine's default
-		Limits:           opts.Limits,
-	})
+	store, closeStore, durable, err := openStore(f.store)
+	if err != nil {
+		return storeError(stderr, err)
+	}
+	defer closeStore()
+	eng, err := engine.New(store, engineConfig(reg, int(f.maxParallel), opts.Limits, durable))
 	if err != nil {
 		return internalError(stderr, err)
 	}
@@ -210,6 +178,90 @@ func runWorkflow(cmd *cobra.Command, file string, f *runFlags) error {
 	if err != nil {
 		return internalError(stderr, fmt.Errorf("submit the run: %w", err))
 	}
+	return follow(ctx, eng, def, run.ID, mode, con, stdout, stderr)
+}
+
+// runView is what weft run and weft runs resume set up from their flags:
+// the view, the step types, the document options.
+type runView struct {
+	stdout *errWriter
+	stderr io.Writer
+	mode   viewMode
+	con    *console
+	reg    *weft.Registry
+	opts   *workflow.Options
+}
+
+// newRunView checks the flags shared by weft run and weft runs resume and
+// sets up the view and the step types they ask for.
+func newRunView(cmd *cobra.Command, f *runFlags) (*runView, error) {
+	v := &runView{stdout: &errWriter{w: cmd.OutOrStdout()}, stderr: cmd.ErrOrStderr()}
+	if f.asJSON && f.quiet {
+		return nil, usagef("--json and --quiet cannot be used together: each prints one JSON document")
+	}
+	allow, err := allowHostsOf(cmd, f.allowHosts)
+	if err != nil {
+		return nil, err
+	}
+	providers, err := f.ai.providers()
+	if err != nil {
+		return nil, err
+	}
+	v.mode = viewEvents
+	switch {
+	case f.asJSON:
+		v.mode = viewJSON
+	case f.quiet:
+		v.mode = viewQuiet
+	case isTerminal(cmd.OutOrStdout()):
+		v.mode = viewLive
+	}
+	v.con = &console{w: v.stdout, live: v.mode == viewLive}
+	// Output steps that write to stdout share the console, so that their
+	// lines and the view's never mix; with --json and --quiet, standard
+	// output is the document's alone.
+	var stepStdout io.Writer = v.con
+	if v.mode == viewJSON || v.mode == viewQuiet {
+		stepStdout = &lockedWriter{w: v.stderr}
+	}
+	v.reg, err = executor.NewRegistry(&executor.Config{OutputDir: f.outputDir, Stdout: stepStdout, AllowHosts: allow, AI: providers})
+	if err != nil {
+		return nil, usagef("--allow-hosts: %v", err)
+	}
+	v.opts, err = f.limits.options(v.reg)
+	if err != nil {
+		return nil, internalError(v.stderr, err)
+	}
+	return v, nil
+}
+
+// engineConfig is the engine configuration of the CLI's commands that run
+// steps.
+func engineConfig(reg *weft.Registry, maxParallel int, lim weft.Limits, durable bool) *engine.Config {
+	c := &engine.Config{Registry: reg, MaxParallelSteps: maxParallel, Limits: lim} // 0: the engine's default
+	if durable {
+		c.LeaseDuration = durableLease
+	}
+	return c
+}
+
+// storeError reports a store that cannot be opened: a usage error for a
+// malformed --store, else the reason, exit 2.
+func storeError(stderr io.Writer, err error) error {
+	var oe *storeOpenError
+	if errors.As(err, &oe) {
+		fmt.Fprintf(stderr, "weft: %s\n", singleLine(err.Error()))
+		return &exitError{code: exitUsage}
+	}
+	return err
+}
+
+// follow reports a run of eng until it ends, in the view mode, and returns
+// the command's outcome: nil when the run succeeded, exit 1 when it failed
+// or was canceled. An interrupt (ctx done) cancels the run.
+func follow(ctx context.Context, eng *engine.Engine, def *workflow.Definition, runID string, mode viewMode, con *console, stdout *errWriter, stderr io.Writer) error {
+	bg := context.WithoutCancel(ctx)
+	run := &weft.Run{ID: runID}
 	subCtx, stopEvents := context.WithCancel(bg)
 	defer stopEvents()
 	events, err := eng.Subscribe(subCtx, run.ID, 0)

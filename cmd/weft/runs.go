@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/engine"
+	"github.com/weft-dev/weft/executor"
+	"github.com/weft-dev/weft/workflow"
+)
+
+// defaultDurableStore is the store of weft runs when neither --store nor
+// $WEFT_STORE names one.
+const defaultDurableStore = "sqlite:weft.db"
+
+func newRunsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List, show, cancel and resume the runs kept in a durable store",
+		Long: `Runs works on the runs kept in a durable store (--store sqlite:PATH, default
+sqlite:weft.db or $WEFT_STORE), such as those of weft run --store sqlite:PATH.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("missing command: expected one of list, show, cancel, resume")
+		},
+	}
+	cmd.AddCommand(newRunsListCmd(), newRunsShowCmd(), newRunsCancelCmd(), newRunsResumeCmd())
+	return cmd
+}
+
+// withStore opens --store and an engine on it that runs no steps, calls
+// fn, and closes both.
+func withStore(cmd *cobra.Command, spec string, fn func(eng *engine.Engine, store weft.Store) error) error {
+	store, closeStore, _, err := openStore(spec)
+	if err != nil {
+		return storeError(cmd.ErrOrStderr(), err)
+	}
+	defer closeStore()
+	reg, err := executor.NewRegistry(nil)
+	if err != nil {
+		return internalError(cmd.ErrOrStderr(), err)
+	}
+	eng, err := engine.New(store, &engine.Config{Registry: reg, NoWorker: true})
+	if err != nil {
+		return internalError(cmd.ErrOrStderr(), err)
+	}
+	defer eng.Close()
+	return fn(eng, store)
+}
+
+// runError reports an unknown run (exit 2) or another failure.
+func runError(stderr io.Writer, runID string, err error) error {
+	if errors.Is(err, weft.ErrNotFound) {
+		fmt.Fprintf(stderr, "weft: no run %s in this store\n", runID)
+		return &exitError{code: exitUsage}
+	}
+	return internalError(stderr, err)
+}
+
+func newRunsListCmd() *cobra.Command {
+	var store, status, wf string
+	var limit int64 = 50
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, store, func(_ *engine.Engine, s weft.Store) error {
+				filter := &weft.RunFilter{WorkflowID: wf, Status: weft.RunStatus(status), Limit: int(limit)}
+				runs, _, err := s.ListRuns(cmd.Context(), filter)
+				if err != nil {
+					return internalError(cmd.ErrOrStderr(), err)
+				}
+				out := &errWriter{w: cmd.OutOrStdout()}
+				if asJSON {
+					type item struct {
+						RunID      string         `json:"run_id"`
+						WorkflowID string         `json:"workflow_id"`
+						Status     weft.RunStatus `json:"status"`
+						CreatedAt  time.Time      `json:"created_at"`
+						FinishedAt *time.Time     `json:"finished_at"`
+					}
+					items := make([]item, 0, len(runs))
+					for _, r := range runs {
+						it := item{RunID: r.ID, WorkflowID: r.WorkflowID, Status: r.Status, CreatedAt: r.CreatedAt}
+						if !r.FinishedAt.IsZero() {
+							it.FinishedAt = &r.FinishedAt
+						}
+						items = append(items, it)
+					}
+					writeJSON(out, items)
+				} else {
+					tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+					fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTATUS\tCREATED\tDURATION")
+					for _, r := range runs {
+						dur := "-"
+						if !r.FinishedAt.IsZero() && !r.StartedAt.IsZero() {
+							dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.WorkflowID, r.Status, r.CreatedAt.Format(time.DateTime), dur)
+					}
+					tw.Flush()
+				}
+				if out.err != nil {
+					return writeFailed(cmd.ErrOrStderr(), out.err)
+				}
+				return nil
+			})
+		},
+	}
+	storeFlag(cmd, &store, defaultDurableStore, "the store: sqlite:`PATH`")
+	cmd.Flags().StringVar(&status, "status", "", "only runs with this `STATUS` (pending, running, succeeded, failed, canceled)")
+	cmd.Flags().StringVar(&wf, "workflow", "", "only runs of this workflow `ID`")
+	cmd.Flags().Int64Var(&limit, "limit", 50, "at most `N` runs (1 to 1000)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print [{"run_id", "workflow_id", "status", "created_at", "finished_at"}, ...]`)
+	return cmd
+}
+
+func newRunsShowCmd() *cobra.Command {
+	var store string
+	var asJSON, events bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a run: its steps, result and error (with --events, its history)",
+		Args:  exactlyOneRun,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, store, func(eng *engine.Engine, s weft.Store) error {
+				ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
+				st, err := eng.Status(ctx, args[0])
+				if err != nil {
+					return runError(stderr, args[0], err)
+				}
+				out := &errWriter{w: cmd.OutOrStdout()}
+				if asJSON {
+					writeJSON(out, newRunDocument(st, st.Order))
+				} else {
+					if events {
+						evs, err := s.Events(ctx, args[0], 0, 0)
+						if err != nil {
+							return runError(stderr, args[0], err)
+						}
+						for i := range evs {
+							fmt.Fprintln(out, eventText(&evs[i]))
+						}
+					}
+					var table bytes.Buffer
+					stepTable(&table, st, st.Order)
+					out.Write(table.Bytes())
+					fmt.Fprintln(out, summary(st))
+					if st.Error != nil {
+						fmt.Fprintf(out, "error: %s\n", errorText(st.Error, eventErrorWidth))
+					}
+					writeJSON(out, rawOrNull(st.Result))
+				}
+				if out.err != nil {
+					return writeFailed(stderr, out.err)
+				}
+				return nil
+			})
+		},
+	}
+	storeFlag(cmd, &store, defaultDurableStore, "the store: sqlite:`PATH`")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as weft run --json does")
+	cmd.Flags().BoolVar(&events, "events", false, "also print the run's events, oldest first")
+	return cmd
+}
+
+// eventText is one line of a run's history.
+func eventText(e *weft.Event) string {
+	s := fmt.Sprintf("%4d %s %s", e.Seq, e.Time.Format("15:04:05.000"), e.Type)
+	if e.StepID != "" {
+		s += " " + e.StepID
+	}
+	if e.Attempt > 0 {
+		s += fmt.Sprintf(" attempt %d", e.Attempt)
+	}
+	if e.Delay > 0 {
+		s += " retry in " + e.Delay.String()
+	}
+	if e.Reason != "" {
+		s += " (" + e.Reason + ")"
+	}
+	if e.Error != nil {
+		s += ": " + errorText(e.Error, eventErrorWidth)
+	}
+	return s
+}
+
+func newRunsCancelCmd() *cobra.Command {
+	var store string
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel an unfinished run",
+		Args:  exactlyOneRun,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, store, func(eng *engine.Engine, _ weft.Store) error {
+				run, err := eng.Cancel(cmd.Context(), args[0])
+				if err != nil {
+					return runError(cmd.ErrOrStderr(), args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "run %s %s\n", run.ID, run.Status)
+				return nil
+			})
+		},
+	}
+	storeFlag(cmd, &store, defaultDurableStore, "the store: sqlite:`PATH`")
+	return cmd
+}
+
+func newRunsResumeCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "resume ID",
+		Short: "Continue an unfinished run in the foreground and report it as weft run does",
+		Long: `Resume continues a run kept in a durable store, such as one whose weft run was
+killed: steps that succeeded keep their outputs and never run again; steps
+that were running in a dead process run again with their next attempt once
+their lease (5s for weft run) has expired. It reports the whole run as weft
+run does, with the same views and exit codes.`,
+		Args: exactlyOneRun,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return resumeRun(cmd, args[0], &f)
+		},
+	}
+	flags := cmd.Flags()
+	flags.Var((*positiveInt)(&f.maxParallel), "max-parallel", "run at most `N` steps at once in this process")
+	flags.BoolVar(&f.asJSON, "json", false, "print only the run as a JSON document")
+	flags.BoolVarP(&f.quiet, "quiet", "q", false, "print only the result as JSON")
+	flags.StringVar(&f.outputDir, "output-dir", "", "root `DIR` of output steps with destination \"file\"")
+	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hosts webhooks may reach besides public addresses (default $"+envAllowHosts+")")
+	f.ai.register(cmd)
+	f.limits.register(cmd)
+	storeFlag(cmd, &f.store, defaultDurableStore, "the store: sqlite:`PATH`")
+	return cmd
+}
+
+// resumeRun is weft runs resume.
+func resumeRun(cmd *cobra.Command, runID string, f *runFlags) error {
+	ctx := cmd.Context()
+	v, err := newRunView(cmd, f)
+	if err != nil {
+		return err
+	}
+	store, closeStore, durable, err := openStore(f.store)
+	if err != nil {
+		return storeError(v.stderr, err)
+	}
+	defer closeStore()
+	run, err := store.Run(ctx, runID)
+	if err != nil {
+		return runError(v.stderr, runID, err)
+	}
+	o := *v.opts
+	o.Format = workflow.FormatJSON
+	def, err := workflow.Parse(run.Workflow, &o)
+	if err != nil {
+		printProblems(v.stderr, problemsOf("run "+runID, err))
+		return &exitError{code: exitUsage}
+	}
+	eng, err := engine.New(store, engineConfig(v.reg, int(f.maxParallel), o.Limits, durable))
+	if err != nil {
+		return internalError(v.stderr, err)
+	}
+	defer closeEngine(eng, closeTimeout)
+	return follow(ctx, eng, def, runID, v.mode, v.con, v.stdout, v.stderr)
+}
+
+// exactlyOneRun checks that a command got one run id.
+func exactlyOneRun(cmd *cobra.Command, args []string) error {
+	switch len(args) {
+	case 0:
+		return usagef("no run ID given: %s needs one", cmd.Name())
+	case 1:
+		return nil
+	}
+	return usagef("too many arguments: %s takes one run ID, got %d", cmd.Name(), len(args))
+}
