@@ -125,17 +125,23 @@ or an invalid or unreadable workflow, 3 an internal error.`,
 			return runWorkflow(cmd, args[0], &f)
 		},
 	}
+	cmd.Flags().StringArrayVarP(&f.params, "param", "p", nil, "set the run parameter `KEY=VALUE` (VALUE as JSON when valid JSON, else a string); repeatable")
+	f.register(cmd, "the engine cap, and the run's max_parallel")
+	storeFlag(cmd, &f.store, "memory", "where the run is kept: memory (nothing kept after weft exits) or sqlite:`PATH` (durable: resume it with weft runs resume)")
+	return cmd
+}
+
+// register adds the flags weft run and weft runs resume share: the views,
+// the cap, and what steps may reach.
+func (f *runFlags) register(cmd *cobra.Command, maxParallel string) {
 	flags := cmd.Flags()
-	flags.StringArrayVarP(&f.params, "param", "p", nil, "set the run parameter `KEY=VALUE` (VALUE as JSON when valid JSON, else a string); repeatable")
-	flags.Var((*positiveInt)(&f.maxParallel), "max-parallel", "run at most `N` steps at once (the engine cap, and the run's max_parallel)")
+	flags.Var((*positiveInt)(&f.maxParallel), "max-parallel", "run at most `N` steps at once ("+maxParallel+")")
 	flags.BoolVar(&f.asJSON, "json", false, "print only the run as a JSON document")
 	flags.BoolVarP(&f.quiet, "quiet", "q", false, "print only the result as JSON")
 	flags.StringVar(&f.outputDir, "output-dir", "", "root `DIR` of output steps with destination \"file\"")
 	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hostnames, IP addresses and CIDR blocks that webhooks may reach besides public addresses (default $"+envAllowHosts+")")
 	f.ai.register(cmd)
 	f.limits.register(cmd)
-	storeFlag(cmd, &f.store, "memory", "where the run is kept: memory (nothing kept after weft exits) or sqlite:`PATH` (durable: resume it with weft runs resume)")
-	return cmd
 }
 
 // runWorkflow is weft run.

@@ -229,14 +229,7 @@ run does, with the same views and exit codes.`,
 			return resumeRun(cmd, args[0], &f)
 		},
 	}
-	flags := cmd.Flags()
-	flags.Var((*positiveInt)(&f.maxParallel), "max-parallel", "run at most `N` steps at once in this process")
-	flags.BoolVar(&f.asJSON, "json", false, "print only the run as a JSON document")
-	flags.BoolVarP(&f.quiet, "quiet", "q", false, "print only the result as JSON")
-	flags.StringVar(&f.outputDir, "output-dir", "", "root `DIR` of output steps with destination \"file\"")
-	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hosts webhooks may reach besides public addresses (default $"+envAllowHosts+")")
-	f.ai.register(cmd)
-	f.limits.register(cmd)
+	f.register(cmd, "in this process")
 	storeFlag(cmd, &f.store, defaultDurableStore, "the store: sqlite:`PATH`")
 	return cmd
 }
