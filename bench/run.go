@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
 	"github.com/weft-dev/weft/inmem"
+	"github.com/weft-dev/weft/sqlite"
 	"github.com/weft-dev/weft/workflow"
 )
 
@@ -22,6 +25,9 @@ const (
 	// VariantEngineValidate is VariantEngine with workflow.Validate and the
 	// run's workflow encoding inside the measured time.
 	VariantEngineValidate = "engine+validate"
+	// VariantEngineSQLite is VariantEngine over the SQLite store: durable
+	// steps, a fresh database file per run.
+	VariantEngineSQLite = "engine-sqlite"
 	// VariantFloor is RunFloor, baseline (a).
 	VariantFloor = "floor"
 	// VariantLevels is RunLevels, baseline (b).
@@ -29,7 +35,7 @@ const (
 )
 
 // Variants lists the variants in the order they are reported.
-var Variants = []string{VariantEngine, VariantEngineValidate, VariantFloor, VariantLevels}
+var Variants = []string{VariantEngine, VariantEngineValidate, VariantEngineSQLite, VariantFloor, VariantLevels}
 
 // Runner runs one workload in one variant, as many times as asked. Each run
 // is three calls: Prepare (not measured: a fresh store and engine, the
@@ -50,6 +56,8 @@ type Runner struct {
 	// The current run.
 	n        int
 	eng      *engine.Engine
+	closeDB  func() error // engine-sqlite: the run's database
+	dir      string       // engine-sqlite: where its files go
 	status   *engine.Status
 	err      error
 	prepared bool
@@ -63,7 +71,7 @@ func NewRunner(w *Workload, variant string, hook func(stepID string, begin bool)
 	r.reg = r.x.Registry()
 	r.opts = &workflow.Options{Registry: r.reg}
 	switch variant {
-	case VariantEngine:
+	case VariantEngine, VariantEngineSQLite:
 		def, err := workflow.Validate(w.Workflow, r.opts)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", w.Name, err)
@@ -95,8 +103,30 @@ func (r *Runner) Prepare() error {
 	r.n++
 	r.status, r.err = nil, nil
 	r.x.Reset()
-	if r.Variant == VariantEngine || r.Variant == VariantEngineValidate {
-		eng, err := engine.New(inmem.New(), &engine.Config{
+	if r.Variant == VariantEngine || r.Variant == VariantEngineValidate || r.Variant == VariantEngineSQLite {
+		var store weft.Store = inmem.New()
+		if r.Variant == VariantEngineSQLite {
+			if r.dir == "" {
+				dir, err := os.MkdirTemp("", "weftbench-")
+				if err != nil {
+					return err
+				}
+				r.dir = dir
+			}
+			path := filepath.Join(r.dir, fmt.Sprintf("run%d.db", r.n))
+			db, err := sqlite.Open(path, nil)
+			if err != nil {
+				return err
+			}
+			store, r.closeDB = db, func() error {
+				err := db.Close()
+				for _, suffix := range []string{"", "-wal", "-shm"} {
+					os.Remove(path + suffix)
+				}
+				return err
+			}
+		}
+		eng, err := engine.New(store, &engine.Config{
 			Registry:         r.reg,
 			MaxParallelSteps: r.W.Parallel,
 		})
@@ -118,7 +148,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	id := r.W.Name + "-" + strconv.Itoa(r.n)
 	switch r.Variant {
-	case VariantEngine, VariantEngineValidate:
+	case VariantEngine, VariantEngineValidate, VariantEngineSQLite:
 		def := r.def
 		if def == nil {
 			def, r.err = workflow.Validate(r.W.Workflow, r.opts)
@@ -145,6 +175,14 @@ func (r *Runner) Check() error {
 	if r.eng != nil {
 		r.eng.Close()
 		r.eng = nil
+	}
+	if r.closeDB != nil {
+		if err := r.closeDB(); err != nil {
+			return fmt.Errorf("%s/%s: close the database: %w", r.W.Name, r.Variant, err)
+		}
+		r.closeDB = nil
+		os.Remove(r.dir)
+		r.dir = ""
 	}
 	want := r.W.Steps()
 	if r.err != nil {
