@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,12 @@ import (
 	"github.com/weft-dev/weft/workflow"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(crashEnvDB) != "" {
+		crashChild() // the crash test's child process; it exits
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // probe is a test executor: it records what ran, when and how many at once,
 // and runs a per-step behaviour when one is set.
