@@ -41,6 +41,7 @@ type runFlags struct {
 	ai          aiFlags
 	limits      limitFlags
 	store       string
+	idemKey     string
 }
 
 func newRunCmd() *cobra.Command {
@@ -126,6 +127,7 @@ or an invalid or unreadable workflow, 3 an internal error.`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&f.params, "param", "p", nil, "set the run parameter `KEY=VALUE` (VALUE as JSON when valid JSON, else a string); repeatable")
+	cmd.Flags().StringVar(&f.idemKey, "idempotency-key", "", "submit at most once per `KEY`: with a durable --store, a second weft run with the same key follows the first run instead of starting another")
 	f.register(cmd, "the engine cap, and the run's max_parallel")
 	storeFlag(cmd, &f.store, "memory", "where the run is kept: memory (nothing kept after weft exits) or sqlite:`PATH` (durable: resume it with weft runs resume)")
 	return cmd
@@ -180,7 +182,7 @@ func runWorkflow(cmd *cobra.Command, file string, f *runFlags) error {
 	// The run outlives an interrupt: it is canceled, then reported. Calls
 	// made after ctx is done use bg, which keeps ctx's values only.
 	bg := context.WithoutCancel(ctx)
-	run, err := eng.Submit(bg, def, &engine.SubmitOptions{Params: params, MaxParallel: int(f.maxParallel)})
+	run, err := eng.Submit(bg, def, &engine.SubmitOptions{Params: params, MaxParallel: int(f.maxParallel), IdempotencyKey: f.idemKey})
 	if err != nil {
 		return internalError(stderr, fmt.Errorf("submit the run: %w", err))
 	}

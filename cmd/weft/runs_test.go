@@ -130,3 +130,21 @@ func compact(raw json.RawMessage) string {
 	}
 	return b.String()
 }
+
+func TestRunIdempotencyKey(t *testing.T) {
+	store := "sqlite:" + filepath.Join(t.TempDir(), "weft.db")
+	first := decodeDoc(t, cli(t, "run", "--store", store, "--idempotency-key", "nightly-2026-11-26", "--json", seedBasicPath))
+	again := decodeDoc(t, cli(t, "run", "--store", store, "--idempotency-key", "nightly-2026-11-26", "--json", seedBasicPath))
+	other := decodeDoc(t, cli(t, "run", "--store", store, "--idempotency-key", "nightly-2026-11-27", "--json", seedBasicPath))
+	if first.RunID == "" || again.RunID != first.RunID || again.Status != "succeeded" {
+		t.Errorf("same key: runs %q and %q (%s)", first.RunID, again.RunID, again.Status)
+	}
+	if other.RunID == first.RunID {
+		t.Errorf("another key gave the same run %s", other.RunID)
+	}
+	var list []json.RawMessage
+	r := cli(t, "runs", "list", "--store", store, "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 2 {
+		t.Errorf("runs list: %d runs (%v), want 2", len(list), err)
+	}
+}
