@@ -175,13 +175,8 @@ func (e *Engine) schedule() {
 	poll := time.NewTicker(e.cfg.PollInterval)
 	defer poll.Stop()
 	// Steps a dead process held are claimable again once their lease
-	// expired: look at once, then every half lease.
-	lastReclaim := e.cfg.Now()
-	if n, err := e.store.ReclaimExpired(context.Background(), lastReclaim); err != nil {
-		e.cfg.Logger.Error("reclaim expired leases", "err", err)
-	} else if n > 0 {
-		e.cfg.Logger.Info("reclaimed steps whose lease expired", "steps", n)
-	}
+	// expired: look at once, then at every poll.
+	e.reclaim()
 	for {
 		next := e.claim()
 		if w := e.wakeNano.Swap(0); w != 0 {
@@ -200,16 +195,19 @@ func (e *Engine) schedule() {
 		case <-e.wake:
 		case <-timer.C:
 		case <-poll.C:
-			if now := e.cfg.Now(); now.Sub(lastReclaim) >= e.cfg.LeaseDuration/2 {
-				lastReclaim = now
-				if n, err := e.store.ReclaimExpired(context.Background(), now); err != nil {
-					e.cfg.Logger.Error("reclaim expired leases", "err", err)
-				} else if n > 0 {
-					e.cfg.Logger.Info("reclaimed steps whose lease expired", "steps", n)
-				}
-			}
+			e.reclaim()
 			e.checkDeadlines()
 		}
+	}
+}
+
+// reclaim makes the steps whose lease expired claimable again.
+func (e *Engine) reclaim() {
+	if n, err := e.store.ReclaimExpired(context.Background(), e.cfg.Now()); err != nil {
+		e.cfg.Logger.Error("reclaim expired leases", "err", err)
+	} else if n > 0 {
+		e.cfg.Logger.Info("reclaimed steps whose lease expired", "steps", n)
+		e.notify()
 	}
 }
 
