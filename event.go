@@ -15,6 +15,7 @@ const (
 	EventRunSucceeded  EventType = "run_succeeded"
 	EventRunFailed     EventType = "run_failed"
 	EventRunCanceled   EventType = "run_canceled"
+	EventRunRetried    EventType = "run_retried"
 	EventStepStarted   EventType = "step_started"
 	EventStepRetrying  EventType = "step_retrying"
 	EventStepSucceeded EventType = "step_succeeded"

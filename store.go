@@ -52,6 +52,13 @@ type Store interface {
 	// yet done canceled with reason. Cancelling a finished run is a no-op
 	// that returns the run as it is.
 	CancelRun(ctx context.Context, c *RunCancel) (*Run, error)
+	// RetryRun runs a failed or canceled run again: its failed, skipped
+	// and canceled steps go back to pending (keeping their attempt counts,
+	// so that attempt numbers keep fencing), those whose dependencies
+	// allow it become ready (see Trigger.Decide), succeeded steps keep
+	// their outputs, and the run is pending again. Any other run is
+	// refused with CodeInvalid.
+	RetryRun(ctx context.Context, r *RunRetry) (*Run, error)
 	// Run returns a run's record (without its steps).
 	Run(ctx context.Context, runID string) (*Run, error)
 	// Steps returns the state of every step of a run, in node order.
@@ -231,6 +238,15 @@ type RunCancel struct {
 	Error  *ErrorInfo
 	Reason string
 	Now    time.Time
+}
+
+// RunRetry asks to run a failed or canceled run again.
+type RunRetry struct {
+	RunID string
+	Now   time.Time
+	// Workflow, when not nil, replaces the run's recorded workflow (the
+	// same steps with edited inputs).
+	Workflow json.RawMessage
 }
 
 // RunFilter selects runs for ListRuns.

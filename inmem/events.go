@@ -41,7 +41,7 @@ type eventExtra struct {
 var eventTypes = []weft.EventType{
 	weft.EventRunCreated, weft.EventRunStarted, weft.EventRunSucceeded, weft.EventRunFailed, weft.EventRunCanceled,
 	weft.EventStepStarted, weft.EventStepRetrying, weft.EventStepSucceeded, weft.EventStepFailed,
-	weft.EventStepSkipped, weft.EventStepCanceled,
+	weft.EventStepSkipped, weft.EventStepCanceled, weft.EventRunRetried,
 }
 
 func typeIndex(t weft.EventType) uint8 {

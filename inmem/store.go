@@ -533,3 +533,58 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 	rec := r.rec
 	return &rec, nil
 }
+
+// RetryRun runs a failed or canceled run again; see weft.Store.
+func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[rr.RunID]
+	if !ok {
+		return nil, fmt.Errorf("retry run %s: %w", rr.RunID, weft.ErrNotFound)
+	}
+	if st := r.rec.Status; st != weft.RunFailed && st != weft.RunCanceled {
+		return nil, fmt.Errorf("retry run %s: %w", rr.RunID,
+			weft.Errorf(weft.CodeInvalid, "run %s is %s: only failed or canceled runs can be retried", rr.RunID, st))
+	}
+	if rr.Workflow != nil {
+		r.rec.Workflow = rr.Workflow
+	}
+	// Failed, skipped and canceled steps wait again; their attempt counts
+	// stay, so that attempt numbers keep increasing.
+	var reset []int32
+	for i := range r.steps {
+		st := &r.steps[i]
+		switch st.Status {
+		case weft.StepFailed, weft.StepSkipped, weft.StepCanceled:
+			st.Status, st.Reason, st.Error = weft.StepPending, "", nil
+			st.FinishedAt, st.ReadyAt, st.retryAt = time.Time{}, time.Time{}, time.Time{}
+			st.Worker, st.LeaseUntil = "", time.Time{}
+			reset = append(reset, int32(i))
+		}
+	}
+	for _, i := range reset {
+		c := weft.DepCounts{Total: len(r.plan[i].Deps)}
+		for _, d := range r.plan[i].Deps {
+			if r.steps[d].Status == weft.StepSucceeded {
+				c.Succeeded++
+			}
+		}
+		r.steps[i].counts = c
+	}
+	r.ready, r.running, r.remaining, r.failed = nil, 0, len(reset), 0
+	r.rec.Status, r.rec.Error, r.rec.Result, r.rec.FinishedAt = weft.RunPending, nil, nil, time.Time{}
+	r.event(weft.Event{Type: weft.EventRunRetried, Time: rr.Now})
+	for _, i := range reset {
+		r.decide(i, rr.Now)
+	}
+	if r.remaining == 0 {
+		s.end(r, rr.Now)
+	} else {
+		s.activate(r)
+	}
+	rec := r.rec
+	return &rec, nil
+}

@@ -125,7 +125,7 @@ func (tx *wtx) load() error {
 // the last transaction stay.
 func (tx *wtx) evict() {
 	for _, r := range tx.ended {
-		if tx.runs[r.seq] == r {
+		if tx.runs[r.seq] == r && r.rec.Status.Terminal() { // a retried run stays
 			tx.forget(r)
 		}
 	}

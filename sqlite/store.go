@@ -501,3 +501,13 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 	})
 	return run, err
 }
+
+// RetryRun runs a failed or canceled run again; see weft.Store.
+func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, error) {
+	var run *weft.Run
+	err := s.do(ctx, "retry run "+rr.RunID, func(tx *wtx) (err error) {
+		run, err = tx.retryRun(rr)
+		return err
+	})
+	return run, err
+}

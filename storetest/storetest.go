@@ -57,6 +57,7 @@ var suite = []struct {
 	{"Leases", testLeases},
 	{"CancelRun", testCancelRun},
 	{"CancelRunRetrying", testCancelRetrying},
+	{"RetryRun", testRetryRun},
 	{"Events", testEvents},
 	{"ListRuns", testListRuns},
 	{"UnfinishedRuns", testUnfinished},
