@@ -13,7 +13,8 @@ const subscribeBatch = 1000
 // Subscribe streams a run's events with Seq > after, in order, on the
 // returned channel, replaying the history first. The channel is closed
 // after the run's terminal event, or when ctx is done. Events are read from
-// the store, so none is lost however slowly the channel is drained. It
+// the store, so none is lost however slowly the channel is drained. (The
+// history of a retried run goes on past its earlier terminal events.) It
 // returns weft.ErrNotFound for an unknown run.
 func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (<-chan weft.Event, error) {
 	ri, err := e.info(ctx, runID)
@@ -31,14 +32,16 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (<-ch
 			if err != nil {
 				return
 			}
-			for _, ev := range events {
+			for k, ev := range events {
 				select {
 				case ch <- ev:
 				case <-ctx.Done():
 					return
 				}
 				after = ev.Seq
-				if ev.Terminal() {
+				// A terminal event ends the stream unless more follow: a
+				// retried run goes on after it.
+				if ev.Terminal() && k == len(events)-1 && len(events) < subscribeBatch {
 					return
 				}
 			}
