@@ -268,11 +268,17 @@ func storeError(stderr io.Writer, err error) error {
 // the command's outcome: nil when the run succeeded, exit 1 when it failed
 // or was canceled. An interrupt (ctx done) cancels the run.
 func follow(ctx context.Context, eng *engine.Engine, def *workflow.Definition, runID string, mode viewMode, con *console, stdout *errWriter, stderr io.Writer) error {
+	return followAfter(ctx, eng, def, runID, 0, mode, con, stdout, stderr)
+}
+
+// followAfter is follow from the run's events after the after-th (those of
+// a retry).
+func followAfter(ctx context.Context, eng *engine.Engine, def *workflow.Definition, runID string, after int64, mode viewMode, con *console, stdout *errWriter, stderr io.Writer) error {
 	bg := context.WithoutCancel(ctx)
 	run := &weft.Run{ID: runID}
 	subCtx, stopEvents := context.WithCancel(bg)
 	defer stopEvents()
-	events, err := eng.Subscribe(subCtx, run.ID, 0)
+	events, err := eng.Subscribe(subCtx, run.ID, after)
 	if err != nil {
 		return internalError(stderr, fmt.Errorf("follow run %s: %w", run.ID, err))
 	}

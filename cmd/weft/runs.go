@@ -22,15 +22,15 @@ const defaultDurableStore = "sqlite:weft.db"
 func newRunsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "List, show, cancel and resume the runs kept in a durable store",
+		Short: "List, show, cancel, resume and retry the runs kept in a durable store",
 		Long: `Runs works on the runs kept in a durable store (--store sqlite:PATH, default
 sqlite:weft.db or $WEFT_STORE), such as those of weft run --store sqlite:PATH.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("missing command: expected one of list, show, cancel, resume")
+			return usagef("missing command: expected one of list, show, cancel, resume, retry")
 		},
 	}
-	cmd.AddCommand(newRunsListCmd(), newRunsShowCmd(), newRunsCancelCmd(), newRunsResumeCmd())
+	cmd.AddCommand(newRunsListCmd(), newRunsShowCmd(), newRunsCancelCmd(), newRunsResumeCmd(), newRunsRetryCmd())
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,5 +147,44 @@ func TestRunIdempotencyKey(t *testing.T) {
 	r := cli(t, "runs", "list", "--store", store, "--json")
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 2 {
 		t.Errorf("runs list: %d runs (%v), want 2", len(list), err)
+	}
+}
+
+func TestRunsRetryEditedInput(t *testing.T) {
+	dir := t.TempDir()
+	store := "sqlite:" + filepath.Join(dir, "weft.db")
+	wf := filepath.Join(dir, "check.json")
+	doc := `{"id": "check_n", "steps": {
+		"src": {"type": "process", "input": {"data": {"x": 1}}},
+		"check": {"type": "process", "depends_on": ["src"], "input": {"data": {"n": 1},
+			"rules": [{"type": "validate", "condition": "n > 5", "message": "n is too small"}]}}
+	}}`
+	if err := os.WriteFile(wf, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, "run", "--store", store, "--json", wf)
+	if r.code != exitRunFailed {
+		t.Fatalf("run: exit %d; want %d\n%s%s", r.code, exitRunFailed, r.stdout, r.stderr)
+	}
+	d := decodeDoc(t, r)
+	if d.Status != "failed" {
+		t.Fatalf("run status %s; want failed", d.Status)
+	}
+
+	r = cli(t, "runs", "retry", d.RunID, "--set", "nope.input.n=1", "--store", store, "--json")
+	if r.code != exitUsage {
+		t.Errorf("retry --set of an unknown step: exit %d; want %d\n%s", r.code, exitUsage, r.stderr)
+	}
+	r = cli(t, "runs", "retry", d.RunID, "--set", "check.input.data.n=9", "--store", store, "--json")
+	if r.code != exitOK {
+		t.Fatalf("retry: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	d = decodeDoc(t, r)
+	if d.Status != "succeeded" || d.Steps["check"].Attempts != 2 || d.Steps["src"].Attempts != 1 {
+		t.Errorf("retried run = %+v; want succeeded, check after 2 attempts, src after 1", d)
+	}
+	r = cli(t, "runs", "retry", d.RunID, "--store", store, "--json")
+	if r.code != exitUsage {
+		t.Errorf("retry of a succeeded run: exit %d; want %d\n%s", r.code, exitUsage, r.stderr)
 	}
 }
