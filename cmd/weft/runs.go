@@ -222,7 +222,7 @@ func newRunsResumeCmd() *cobra.Command {
 		Long: `Resume continues a run kept in a durable store, such as one whose weft run was
 killed: steps that succeeded keep their outputs and never run again; steps
 that were running in a dead process run again with their next attempt once
-their lease (5s for weft run) has expired. It reports the whole run as weft
+their lease (4s for weft run) has expired. It reports the whole run as weft
 run does, with the same views and exit codes.`,
 		Args: exactlyOneRun,
 		RunE: func(cmd *cobra.Command, args []string) error {

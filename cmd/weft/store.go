@@ -17,7 +17,7 @@ const envStore = "WEFT_STORE"
 // durableLease is the lease of steps run against a durable store by the
 // CLI: short, so that a run interrupted by a crash is resumed (weft runs
 // resume) within seconds; heartbeats renew it every third.
-const durableLease = 5 * time.Second
+const durableLease = 4 * time.Second
 
 // openStore opens the store named by spec: "memory" (nothing kept) or
 // "sqlite:PATH" (a database file, created when missing). It returns the
