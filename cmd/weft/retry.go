@@ -41,26 +41,12 @@ the retry as weft run does, with the same views and exit codes.`,
 // retryRun is weft runs retry.
 func retryRun(cmd *cobra.Command, runID string, sets []string, f *runFlags) error {
 	ctx := cmd.Context()
-	v, err := newRunView(cmd, f)
+	r, err := openRecorded(cmd, runID, f)
 	if err != nil {
 		return err
 	}
-	store, closeStore, durable, err := openStore(f.store)
-	if err != nil {
-		return storeError(v.stderr, err)
-	}
-	defer closeStore()
-	run, err := store.Run(ctx, runID)
-	if err != nil {
-		return runError(v.stderr, runID, err)
-	}
-	o := *v.opts
-	o.Format = workflow.FormatJSON
-	def, err := workflow.Parse(run.Workflow, &o)
-	if err != nil {
-		printProblems(v.stderr, problemsOf("run "+runID, err))
-		return &exitError{code: exitUsage}
-	}
+	defer r.close()
+	v, store, def, o := r.runView, r.store, r.def, r.jsonOpts
 	inputs, err := parseSets(def, sets)
 	if err != nil {
 		return err
@@ -73,9 +59,9 @@ func retryRun(cmd *cobra.Command, runID string, sets []string, f *runFlags) erro
 	if len(evs) > 0 {
 		after = evs[len(evs)-1].Seq
 	}
-	eng, err := engine.New(store, engineConfig(v.reg, int(f.maxParallel), o.Limits, durable))
+	eng, err := r.engine(f)
 	if err != nil {
-		return internalError(v.stderr, err)
+		return err
 	}
 	defer closeEngine(eng, closeTimeout)
 	if _, err := eng.Retry(ctx, runID, &engine.RetryOptions{Inputs: inputs}); err != nil {
@@ -92,7 +78,8 @@ func retryRun(cmd *cobra.Command, runID string, sets []string, f *runFlags) erro
 	}
 	if inputs != nil {
 		// Report the run as it now is.
-		if run, err = store.Run(ctx, runID); err != nil {
+		run, err := store.Run(ctx, runID)
+		if err != nil {
 			return runError(v.stderr, runID, err)
 		}
 		if def, err = workflow.Parse(run.Workflow, &o); err != nil {

@@ -234,35 +234,67 @@ run does, with the same views and exit codes.`,
 	return cmd
 }
 
-// resumeRun is weft runs resume.
-func resumeRun(cmd *cobra.Command, runID string, f *runFlags) error {
-	ctx := cmd.Context()
+// recorded is a run of a durable store opened to be executed again (weft
+// runs resume and retry): the view, the store, and the run's definition as
+// recorded.
+type recorded struct {
+	*runView
+	store    weft.Store
+	close    func() error
+	durable  bool
+	run      *weft.Run
+	jsonOpts workflow.Options // the view's, reading JSON
+	def      *workflow.Definition
+}
+
+// openRecorded sets up the view of f, opens its store and rebuilds run
+// runID's definition from its recorded workflow. The caller closes it.
+func openRecorded(cmd *cobra.Command, runID string, f *runFlags) (*recorded, error) {
 	v, err := newRunView(cmd, f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	store, closeStore, durable, err := openStore(f.store)
 	if err != nil {
-		return storeError(v.stderr, err)
+		return nil, storeError(v.stderr, err)
 	}
-	defer closeStore()
-	run, err := store.Run(ctx, runID)
-	if err != nil {
-		return runError(v.stderr, runID, err)
+	r := &recorded{runView: v, store: store, close: closeStore, durable: durable}
+	if r.run, err = store.Run(cmd.Context(), runID); err != nil {
+		closeStore()
+		return nil, runError(v.stderr, runID, err)
 	}
-	o := *v.opts
-	o.Format = workflow.FormatJSON
-	def, err := workflow.Parse(run.Workflow, &o)
-	if err != nil {
+	r.jsonOpts = *v.opts
+	r.jsonOpts.Format = workflow.FormatJSON
+	if r.def, err = workflow.Parse(r.run.Workflow, &r.jsonOpts); err != nil {
+		closeStore()
 		printProblems(v.stderr, problemsOf("run "+runID, err))
-		return &exitError{code: exitUsage}
+		return nil, &exitError{code: exitUsage}
 	}
-	eng, err := engine.New(store, engineConfig(v.reg, int(f.maxParallel), o.Limits, durable))
+	return r, nil
+}
+
+// engine starts an engine running the recorded run's steps.
+func (r *recorded) engine(f *runFlags) (*engine.Engine, error) {
+	eng, err := engine.New(r.store, engineConfig(r.reg, int(f.maxParallel), r.jsonOpts.Limits, r.durable))
 	if err != nil {
-		return internalError(v.stderr, err)
+		return nil, internalError(r.stderr, err)
+	}
+	return eng, nil
+}
+
+// resumeRun is weft runs resume.
+func resumeRun(cmd *cobra.Command, runID string, f *runFlags) error {
+	r, err := openRecorded(cmd, runID, f)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	eng, err := r.engine(f)
+	if err != nil {
+		return err
 	}
 	defer closeEngine(eng, closeTimeout)
-	return follow(ctx, eng, def, runID, v.mode, v.con, v.stdout, v.stderr)
+	return follow(cmd.Context(), eng, r.def, runID, r.mode, r.con, r.stdout, r.stderr)
 }
 
 // exactlyOneRun checks that a command got one run id.
