@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/sched"
 )
 
 // Store is an in-memory weft.Store. It is safe for concurrent use. The zero
@@ -48,7 +49,7 @@ type run struct {
 	index     map[string]int32
 	dntOff    []int32 // CSR: dependents of node i are dnts[dntOff[i]:dntOff[i+1]]
 	dnts      []int32
-	ready     readyHeap
+	ready     sched.ReadyHeap
 	running   int
 	remaining int // steps not yet terminal
 	failed    int
@@ -164,7 +165,7 @@ func (r *run) decide(i int32, now time.Time) (ready int) {
 		case weft.DecideRun:
 			st.Status = weft.StepReady
 			st.ReadyAt = now
-			r.ready.push(readyItem{prio: r.plan[i].Priority, i: i})
+			r.ready.Push(sched.Ready{Prio: r.plan[i].Priority, Index: i})
 			ready++
 		case weft.DecideSkip:
 			st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, reason, now
@@ -233,25 +234,25 @@ func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 		}
 		st := &it.r.steps[it.i]
 		st.Status, st.ReadyAt = weft.StepReady, it.at
-		it.r.ready.push(readyItem{prio: it.r.plan[it.i].Priority, i: it.i})
+		it.r.ready.Push(sched.Ready{Prio: it.r.plan[it.i].Priority, Index: it.i})
 		s.activate(it.r)
 	}
 	var revisit []*run
 	for len(res.Claims) < req.Max && len(s.active) > 0 {
 		r := s.active.pop()
 		r.inActive = false
-		var refused []readyItem
+		var refused []sched.Ready
 		for len(res.Claims) < req.Max && len(r.ready) > 0 && r.hasRoom() {
-			it := r.ready.pop()
-			c := r.claimOf(it.i, req)
+			it := r.ready.Pop()
+			c := r.claimOf(it.Index, req)
 			if req.Admit != nil && !req.Admit(c) {
 				refused = append(refused, it)
 				continue
 			}
-			s.start(r, it.i, c, req, res)
+			s.start(r, it.Index, c, req, res)
 		}
 		for _, it := range refused {
-			r.ready.push(it)
+			r.ready.Push(it)
 		}
 		if len(refused) > 0 {
 			revisit = append(revisit, r) // refused now, maybe admitted next time
@@ -474,7 +475,7 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time) (int, error) 
 			}
 			r.running--
 			st.Status, st.Worker, st.LeaseUntil, st.ReadyAt = weft.StepReady, "", time.Time{}, now
-			r.ready.push(readyItem{prio: r.plan[i].Priority, i: int32(i)})
+			r.ready.Push(sched.Ready{Prio: r.plan[i].Priority, Index: int32(i)})
 			s.activate(r)
 			n++
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/sched"
 )
 
 // The writer's picture of the database.
@@ -168,7 +169,7 @@ type run struct {
 	depOff, deps []int32 // CSR: the dependencies of node i are deps[depOff[i]:depOff[i+1]]
 	dntOff, dnts []int32 // CSR: its dependents
 	index        map[string]int32
-	readyQ       readyHeap
+	readyQ       sched.ReadyHeap
 	dirty        bool
 	used         uint64 // the last transaction that used it
 }
@@ -313,7 +314,7 @@ func (tx *wtx) loadRun(where string, arg any) (*run, error) {
 	r.dependentsCSR()
 	for i := range r.steps {
 		if r.steps[i].status == weft.StepReady {
-			r.readyQ.push(readyItem{prio: r.steps[i].priority, i: int32(i)})
+			r.readyQ.Push(sched.Ready{Prio: r.steps[i].priority, Index: int32(i)})
 		}
 	}
 	if r.rec.Status.Terminal() {
@@ -553,84 +554,18 @@ func (w *wconn) manySQL(prefix string, ncols, k int) string {
 	return q
 }
 
-// ordered is an element of a heap: before reports whether it comes out
-// before other.
-type ordered[T any] interface{ before(other T) bool }
-
-// heapPush and heapPop keep a binary min-heap (by before) in a slice.
-func heapPush[T ordered[T]](h []T, x T) []T {
-	h = append(h, x)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !x.before(h[p]) {
-			break
-		}
-		h[i] = h[p]
-		i = p
-	}
-	h[i] = x
-	return h
-}
-
-func heapPop[T ordered[T]](h []T) (T, []T) {
-	top := h[0]
-	n := len(h) - 1
-	x := h[n]
-	h = h[:n]
-	i := 0
-	for {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && h[c+1].before(h[c]) {
-			c++
-		}
-		if !h[c].before(x) {
-			break
-		}
-		h[i] = h[c]
-		i = c
-	}
-	if n > 0 {
-		h[i] = x
-	}
-	return top, h
-}
-
 // seqHeap orders runs by seq: the oldest first.
 type seqHeap []runSeq
 
 type runSeq int64
 
-func (a runSeq) before(b runSeq) bool { return a < b }
+func (a runSeq) Before(b runSeq) bool { return a < b }
 
-func (h *seqHeap) push(seq int64) { *h = heapPush(*h, runSeq(seq)) }
+func (h *seqHeap) push(seq int64) { *h = sched.Push(*h, runSeq(seq)) }
 func (h *seqHeap) pop() int64 {
-	x, rest := heapPop(*h)
+	x, rest := sched.Pop(*h)
 	*h = rest
 	return int64(x)
-}
-
-// readyItem is a ready step of a run: higher priority first, then lower
-// node index.
-type readyItem struct {
-	prio int32
-	i    int32
-}
-
-func (a readyItem) before(b readyItem) bool {
-	return a.prio > b.prio || (a.prio == b.prio && a.i < b.i)
-}
-
-type readyHeap []readyItem
-
-func (h *readyHeap) push(x readyItem) { *h = heapPush(*h, x) }
-func (h *readyHeap) pop() readyItem {
-	x, rest := heapPop(*h)
-	*h = rest
-	return x
 }
 
 // retryItem is a step (by key) waiting out a retry delay until at.
@@ -639,13 +574,13 @@ type retryItem struct {
 	key int64
 }
 
-func (a retryItem) before(b retryItem) bool { return a.at < b.at }
+func (a retryItem) Before(b retryItem) bool { return a.at < b.at }
 
 type retryHeap []retryItem
 
-func (h *retryHeap) push(x retryItem) { *h = heapPush(*h, x) }
+func (h *retryHeap) push(x retryItem) { *h = sched.Push(*h, x) }
 func (h *retryHeap) pop() retryItem {
-	x, rest := heapPop(*h)
+	x, rest := sched.Pop(*h)
 	*h = rest
 	return x
 }

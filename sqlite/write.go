@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/sched"
 )
 
 // The write operations. Each mirrors the in-memory store's (package
@@ -133,7 +134,7 @@ func (tx *wtx) decide(r *run, i int32, now int64) (ready int) {
 		switch d {
 		case weft.DecideRun:
 			st.status, st.readyAt = weft.StepReady, now
-			r.readyQ.push(readyItem{prio: st.priority, i: i})
+			r.readyQ.Push(sched.Ready{Prio: st.priority, Index: i})
 			r.ready++
 			ready++
 			tx.touchStep(r, i, dirtyDecided)
@@ -196,7 +197,7 @@ func (tx *wtx) claim(req *weft.ClaimRequest) (*weft.ClaimResult, error) {
 		}
 		st := &r.steps[i]
 		st.status, st.readyAt, st.retryAt = weft.StepReady, it.at, 0
-		r.readyQ.push(readyItem{prio: st.priority, i: i})
+		r.readyQ.Push(sched.Ready{Prio: st.priority, Index: i})
 		r.ready++
 		tx.touchStep(r, i, dirtyAll)
 		tx.touchRun(r)
@@ -213,18 +214,18 @@ func (tx *wtx) claim(req *weft.ClaimRequest) (*weft.ClaimResult, error) {
 		if r == nil {
 			continue
 		}
-		var refused []readyItem
+		var refused []sched.Ready
 		for len(res.Claims) < req.Max && len(r.readyQ) > 0 && r.hasRoom() && !r.rec.Status.Terminal() {
-			it := r.readyQ.pop()
-			c := tx.claimOf(r, it.i, req)
+			it := r.readyQ.Pop()
+			c := tx.claimOf(r, it.Index, req)
 			if req.Admit != nil && !req.Admit(c) {
 				refused = append(refused, it)
 				continue
 			}
-			tx.start(r, it.i, c, req, res)
+			tx.start(r, it.Index, c, req, res)
 		}
 		for _, it := range refused {
-			r.readyQ.push(it)
+			r.readyQ.Push(it)
 		}
 		if len(refused) > 0 {
 			revisit = append(revisit, r) // refused now, maybe admitted next time
@@ -474,7 +475,7 @@ func (tx *wtx) reclaimExpired(now time.Time) (int, error) {
 			}
 			r.running--
 			st.status, st.worker, st.leaseUntil, st.readyAt = weft.StepReady, "", 0, at
-			r.readyQ.push(readyItem{prio: st.priority, i: int32(i)})
+			r.readyQ.Push(sched.Ready{Prio: st.priority, Index: int32(i)})
 			r.ready++
 			tx.touchStep(r, int32(i), dirtyAll)
 			tx.touchRun(r)
