@@ -12,16 +12,26 @@ import (
 
 // The store's read side: runs, steps, listings, events and outputs.
 
-// Run returns a run's record; see weft.Store.
-func (s *Store) Run(ctx context.Context, runID string) (*weft.Run, error) {
+// lookupRun returns a run, with s.mu held, or ctx's error, or an error
+// wrapping weft.ErrNotFound that names what was asked ("steps of run X").
+func (s *Store) lookupRun(ctx context.Context, runID, what string) (*run, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	r, ok := s.runs[runID]
 	if !ok {
-		return nil, fmt.Errorf("run %s: %w", runID, weft.ErrNotFound)
+		return nil, fmt.Errorf("%s %s: %w", what, runID, weft.ErrNotFound)
+	}
+	return r, nil
+}
+
+// Run returns a run's record; see weft.Store.
+func (s *Store) Run(ctx context.Context, runID string) (*weft.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.lookupRun(ctx, runID, "run")
+	if err != nil {
+		return nil, err
 	}
 	rec := r.rec
 	return &rec, nil
@@ -29,14 +39,11 @@ func (s *Store) Run(ctx context.Context, runID string) (*weft.Run, error) {
 
 // Steps returns the state of a run's steps; see weft.Store.
 func (s *Store) Steps(ctx context.Context, runID string) ([]*weft.StepRun, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.runs[runID]
-	if !ok {
-		return nil, fmt.Errorf("steps of run %s: %w", runID, weft.ErrNotFound)
+	r, err := s.lookupRun(ctx, runID, "steps of run")
+	if err != nil {
+		return nil, err
 	}
 	all := make([]weft.StepRun, len(r.steps))
 	out := make([]*weft.StepRun, len(r.steps))
@@ -107,28 +114,22 @@ func (s *Store) UnfinishedRuns(ctx context.Context) ([]string, error) {
 
 // Events returns a run's events after a sequence number; see weft.Store.
 func (s *Store) Events(ctx context.Context, runID string, after int64, limit int) ([]weft.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.runs[runID]
-	if !ok {
-		return nil, fmt.Errorf("events of run %s: %w", runID, weft.ErrNotFound)
+	r, err := s.lookupRun(ctx, runID, "events of run")
+	if err != nil {
+		return nil, err
 	}
 	return r.events.slice(r, max(after, 0), limit), nil
 }
 
 // Outputs returns the results of some steps; see weft.Store.
 func (s *Store) Outputs(ctx context.Context, runID string, stepIDs []string) (map[string]weft.StepResult, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.runs[runID]
-	if !ok {
-		return nil, fmt.Errorf("outputs of run %s: %w", runID, weft.ErrNotFound)
+	r, err := s.lookupRun(ctx, runID, "outputs of run")
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]weft.StepResult, len(stepIDs))
 	for _, id := range stepIDs {
