@@ -63,6 +63,10 @@ var (
 	ErrRunFinished = errors.New("run already finished")
 	// ErrClosed reports use of an engine or store after Close.
 	ErrClosed = errors.New("closed")
+	// ErrQueueFull reports a submission refused because as many runs as
+	// the engine allows are already unfinished; it comes wrapped in an
+	// *Error whose RetryAfter says when to try again.
+	ErrQueueFull = errors.New("too many unfinished runs")
 )
 
 // Error is an error with a Code, as returned by executors and the engine.
