@@ -74,6 +74,10 @@ type Run struct {
 	ID string `json:"run_id"`
 	// WorkflowID is the id of the workflow it runs.
 	WorkflowID string `json:"workflow_id"`
+	// WorkflowVersion is the registered version of the workflow the run
+	// was started from (see WorkflowStore), or 0 for a workflow submitted
+	// inline.
+	WorkflowVersion int `json:"workflow_version,omitempty"`
 	// Status is the run's state.
 	Status RunStatus `json:"status"`
 	// IdempotencyKey, when set, made the submission idempotent.

@@ -23,6 +23,10 @@ type SubmitOptions struct {
 	IdempotencyKey string
 	// RunID names the run. Defaults to Config.NewID().
 	RunID string
+	// WorkflowVersion records the registered version of the workflow
+	// (weft.WorkflowStore) the run starts from. Defaults to 0: an inline
+	// workflow.
+	WorkflowVersion int
 	// MaxParallel overrides the workflow's max_parallel when positive.
 	MaxParallel int
 }
@@ -57,7 +61,7 @@ func (e *Engine) Submit(ctx context.Context, def *workflow.Definition, opts *Sub
 	}
 	nr := &weft.NewRun{Now: now, Steps: make([]weft.PlanStep, g.Len())}
 	nr.Run = weft.Run{
-		ID: id, WorkflowID: wf.ID, IdempotencyKey: opts.IdempotencyKey, Params: params,
+		ID: id, WorkflowID: wf.ID, WorkflowVersion: opts.WorkflowVersion, IdempotencyKey: opts.IdempotencyKey, Params: params,
 		Workflow: doc, MaxParallel: wf.MaxParallel, CreatedAt: now,
 	}
 	if opts.MaxParallel > 0 {
