@@ -12,14 +12,17 @@ import (
 // Status is the state of a run as the engine reports it (DESIGN.md
 // section 7).
 type Status struct {
-	RunID      string          `json:"run_id"`
-	WorkflowID string          `json:"workflow_id"`
-	State      weft.RunStatus  `json:"status"`
-	Result     json.RawMessage `json:"result"`
-	Error      *weft.ErrorInfo `json:"error"`
-	CreatedAt  time.Time       `json:"created_at"`
-	StartedAt  time.Time       `json:"started_at,omitzero"`
-	FinishedAt time.Time       `json:"finished_at,omitzero"`
+	RunID      string `json:"run_id"`
+	WorkflowID string `json:"workflow_id"`
+	// WorkflowVersion is the registered version the run started from, or
+	// 0 for an inline workflow.
+	WorkflowVersion int             `json:"workflow_version,omitempty"`
+	State           weft.RunStatus  `json:"status"`
+	Result          json.RawMessage `json:"result"`
+	Error           *weft.ErrorInfo `json:"error"`
+	CreatedAt       time.Time       `json:"created_at"`
+	StartedAt       time.Time       `json:"started_at,omitzero"`
+	FinishedAt      time.Time       `json:"finished_at,omitzero"`
 	// Completed lists the steps that are done, in the order they finished.
 	Completed []string `json:"completed"`
 	// Active lists the attempts in flight.
@@ -87,7 +90,7 @@ func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{
-		RunID: run.ID, WorkflowID: run.WorkflowID, State: run.Status, Result: run.Result, Error: run.Error,
+		RunID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion, State: run.Status, Result: run.Result, Error: run.Error,
 		CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
 		Completed: []string{}, Active: []Active{},
 		Steps: make(map[string]StepState, len(steps)),
