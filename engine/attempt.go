@@ -21,10 +21,14 @@ func (e *Engine) run(c *weft.Claim) {
 	e.attempts.Store(slot, struct{}{})
 	next := &weft.ClaimRequest{Worker: e.cfg.WorkerID, Max: 1, Admit: e.admit}
 	f := &weft.StepFinish{}
+	var obs *weft.StepObservation // reused from one attempt to the next
+	if e.cfg.Observer != nil {
+		obs = &weft.StepObservation{}
+	}
 	var ri *runInfo // the last run worked on: the next step is often of it
 	for c != nil {
 		*f = weft.StepFinish{}
-		c, ri = e.runOne(c, ri, slot, f, next)
+		c, ri = e.runOne(c, ri, slot, f, next, obs)
 	}
 	e.attempts.Delete(slot)
 	e.running.Add(-1)
@@ -33,16 +37,23 @@ func (e *Engine) run(c *weft.Claim) {
 
 // runOne runs one attempt in slot and returns the next claim, if any, and
 // the claimed attempt's run info. ri, when not nil, is the run info of the
-// previous attempt; f and next are reused from one attempt to the next.
-func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepFinish, next *weft.ClaimRequest) (*weft.Claim, *runInfo) {
+// previous attempt; f, next and obs are reused from one attempt to the
+// next. obs is nil without an Observer.
+func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepFinish, next *weft.ClaimRequest, obs *weft.StepObservation) (*weft.Claim, *runInfo) {
 	f.Lease, f.StartedAt = c.Lease(), e.cfg.Now()
 	if ri == nil || ri.id != c.RunID {
 		var err error
 		if ri, err = e.info(context.Background(), c.RunID); err != nil {
 			// The run's definition cannot be used here: fail the step for good.
+			if obs != nil {
+				e.observeStart(obs, nil, c, f.StartedAt)
+			}
 			f.Status, f.Error = weft.StepFailed, weft.InfoOf(weft.Permanent(err))
-			return e.finish(nil, c, f, next), nil
+			return e.finish(nil, c, f, next, obs), nil
 		}
+	}
+	if obs != nil {
+		e.observeStart(obs, ri, c, f.StartedAt)
 	}
 	sp := &ri.steps[c.Index]
 	ctx, cancel := context.WithTimeout(context.Background(), sp.timeout)
@@ -52,9 +63,12 @@ func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepF
 	defer a.end()
 	a.tokens.reset(ri.tokens)
 
-	out, skip, err := e.attempt(ctx, a, ri, sp, c)
+	out, in, skip, err := e.attempt(ctx, a, ri, sp, c)
 	f.Usage = a.tokens.done()
 	now := e.cfg.Now()
+	if obs != nil {
+		observeUsage(obs, f.Usage, in, out)
+	}
 	switch why := a.stopped(); {
 	case skip:
 		f.Status, f.Reason = weft.StepSkipped, weft.ReasonWhenFalse
@@ -64,6 +78,9 @@ func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepF
 		// The engine is closing or lost the lease: the step is not ours
 		// to record; it runs again once the lease expires.
 		e.releasePool(c)
+		if obs != nil {
+			e.observeFinish(obs, weft.StepCanceled, weft.CodeCanceled, now.Sub(f.StartedAt))
+		}
 		return nil, ri
 	default:
 		f.Error = weft.InfoOf(err)
@@ -74,12 +91,14 @@ func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepF
 		}
 	}
 	f.Now = now
-	return e.finish(ri, c, f, next), ri
+	return e.finish(ri, c, f, next, obs), ri
 }
 
 // finish records an attempt's outcome, acts on it, and returns the next
-// step this slot should run, claimed in the same store call.
-func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *weft.ClaimRequest) *weft.Claim {
+// step this slot should run, claimed in the same store call. obs, when not
+// nil, is the attempt's observation, reported once the outcome is recorded
+// (or is not).
+func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *weft.ClaimRequest, obs *weft.StepObservation) *weft.Claim {
 	if f.Now.IsZero() {
 		f.Now = e.cfg.Now()
 	}
@@ -93,7 +112,20 @@ func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *we
 		if !errors.Is(err, weft.ErrLeaseLost) {
 			e.cfg.Logger.Error("record step outcome", "run", f.Lease.RunID, "step", f.Lease.StepID, "err", err)
 		}
+		if obs != nil {
+			e.observeFinish(obs, weft.StepCanceled, weft.CodeCanceled, f.Now.Sub(f.StartedAt))
+		}
 		return nil
+	}
+	if obs != nil {
+		var code weft.Code
+		if f.Error != nil {
+			code = f.Error.Code
+		}
+		e.observeFinish(obs, f.Status, code, f.Now.Sub(f.StartedAt))
+		if res.RunStatus.Terminal() {
+			e.observeRunEnd(f.Lease.RunID, res.RunStatus, f.Now)
+		}
 	}
 	if ri != nil {
 		e.touchedInfo(ri, res.RunStatus)
@@ -122,9 +154,10 @@ func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *we
 }
 
 // attempt prepares the step's context, evaluates its when expression, and
-// runs its executor once under the attempt timeout. skip reports a when
-// expression that was false.
-func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepPlan, c *weft.Claim) (out json.RawMessage, skip bool, err error) {
+// runs its executor once under the attempt timeout. in is the input given
+// to the executor (its templates rendered), skip reports a when expression
+// that was false.
+func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepPlan, c *weft.Claim) (out, in json.RawMessage, skip bool, err error) {
 	sc := &weft.StepContext{
 		RunID: c.RunID, StepID: c.StepID, Type: c.Type, Attempt: c.Attempt,
 		IdempotencyKey: c.RunID + "/" + c.StepID,
@@ -154,7 +187,7 @@ func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepP
 		if len(sp.extra) > 0 {
 			more, err := e.store.Outputs(ctx, c.RunID, sp.extra)
 			if err != nil {
-				return nil, false, weft.Errorf(weft.CodeUnavailable, "read the outputs of %s's upstream steps: %w", c.StepID, err)
+				return nil, nil, false, weft.Errorf(weft.CodeUnavailable, "read the outputs of %s's upstream steps: %w", c.StepID, err)
 			}
 			for id, r := range more {
 				states[id] = r
@@ -162,43 +195,43 @@ func (e *Engine) attempt(ctx context.Context, a *attempt, ri *runInfo, sp *stepP
 		}
 		env, err := e.env(ri, c, sc, states)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 		if when != nil {
 			ok, err := when.EvalBool(env)
 			if err != nil {
-				return nil, false, weft.Permanent(fmt.Errorf("when: %w", err))
+				return nil, nil, false, weft.Permanent(fmt.Errorf("when: %w", err))
 			}
 			if !ok {
-				return nil, true, nil
+				return nil, nil, true, nil
 			}
 		}
 		if tpl != nil && !tpl.Static() {
 			if sc.Input, err = tpl.Render(env); err != nil {
-				return nil, false, weft.Permanent(fmt.Errorf("input: %w", err))
+				return nil, nil, false, weft.Permanent(fmt.Errorf("input: %w", err))
 			}
 		}
 	}
 	out, err = e.execute(ctx, sp.exec, sc)
 	if err != nil {
 		if why := a.stopped(); why != nil { // stopped from outside
-			return nil, false, weft.Errorf(weft.CodeCanceled, "step %s: %v", c.StepID, why)
+			return nil, sc.Input, false, weft.Errorf(weft.CodeCanceled, "step %s: %v", c.StepID, why)
 		}
 		if ctx.Err() != nil { // the attempt's own deadline
-			return nil, false, weft.Errorf(weft.CodeTimeout, "step %s: attempt %d timed out after %s", c.StepID, c.Attempt, sp.timeout)
+			return nil, sc.Input, false, weft.Errorf(weft.CodeTimeout, "step %s: attempt %d timed out after %s", c.StepID, c.Attempt, sp.timeout)
 		}
-		return nil, false, err
+		return nil, sc.Input, false, err
 	}
 	if len(out) == 0 {
 		out = jsonNull
 	}
 	if int64(len(out)) > e.cfg.Limits.MaxStepOutputBytes {
-		return nil, false, weft.Errorf(weft.CodeInvalid, "step %s: output of %d bytes is over the limit of %d", c.StepID, len(out), e.cfg.Limits.MaxStepOutputBytes)
+		return nil, sc.Input, false, weft.Errorf(weft.CodeInvalid, "step %s: output of %d bytes is over the limit of %d", c.StepID, len(out), e.cfg.Limits.MaxStepOutputBytes)
 	}
 	if !json.Valid(out) {
-		return nil, false, weft.Errorf(weft.CodeInternal, "step %s: the executor of type %q returned invalid JSON", c.StepID, c.Type)
+		return nil, sc.Input, false, weft.Errorf(weft.CodeInternal, "step %s: the executor of type %q returned invalid JSON", c.StepID, c.Type)
 	}
-	return out, false, nil
+	return out, sc.Input, false, nil
 }
 
 // execute calls the executor, turning a panic into an internal error.

@@ -53,6 +53,10 @@ type Config struct {
 	WorkerID string
 	// Logger receives the engine's logs. Defaults to discarding them.
 	Logger *slog.Logger
+	// Observer is told of the attempts this engine runs and the runs its
+	// store calls end, for metrics (see weft.Observer; package prom
+	// implements it). Defaults to none.
+	Observer weft.Observer
 	// Now returns the current time. Defaults to time.Now.
 	Now func() time.Time
 	// NewID returns a new run id. Defaults to 16 random hex digits.

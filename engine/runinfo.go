@@ -230,9 +230,13 @@ func (e *Engine) timeout(ri *runInfo) {
 // end ends a run early (cancel, timeout, fail_fast) and stops its attempts
 // in flight in this process.
 func (e *Engine) end(runID string, status weft.RunStatus, why *weft.ErrorInfo, reason string) (*weft.Run, error) {
-	run, err := e.store.CancelRun(context.Background(), &weft.RunCancel{RunID: runID, Status: status, Error: why, Reason: reason, Now: e.cfg.Now()})
+	now := e.cfg.Now()
+	run, err := e.store.CancelRun(context.Background(), &weft.RunCancel{RunID: runID, Status: status, Error: why, Reason: reason, Now: now})
 	if err != nil {
 		return nil, err
+	}
+	if e.cfg.Observer != nil {
+		e.observeCancel(run, status, why, now)
 	}
 	cause := fmt.Errorf("run %s: %w", reason, weft.Errorf(weft.CodeCanceled, "%s", reason))
 	e.attempts.Range(func(a, _ any) bool {
