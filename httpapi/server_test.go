@@ -37,9 +37,9 @@ type harness struct {
 
 // options tune a harness.
 type options struct {
-	api        func(*httpapi.Config)
-	engine     func(*engine.Config)
-	token      string
+	api    func(*httpapi.Config)
+	engine func(*engine.Config)
+	token  string
 	// readTimeout is the http.Server's ReadTimeout.
 	readTimeout time.Duration
 }
