@@ -6,6 +6,10 @@
 //	weft validate FILE...   check workflow documents, reporting every problem
 //	weft plan FILE          show the plan of a workflow: levels, critical path,
 //	                        as text, JSON, Graphviz DOT or Mermaid
+//	weft runs list|show|cancel|resume|retry
+//	                        the runs of a durable store, or of a server (--server)
+//	weft serve              serve the HTTP API and metrics, and run workflows
+//	weft submit FILE        register a workflow with a server and start a run
 //	weft version            print the version of weft
 //
 // Workflow documents are JSON or YAML (by extension: .yaml and .yml are YAML,

@@ -17,6 +17,8 @@ import (
 func newRunsRetryCmd() *cobra.Command {
 	var f runFlags
 	var sets []string
+	var server string
+	var wait bool
 	cmd := &cobra.Command{
 		Use:   "retry ID",
 		Short: "Run a failed or canceled run again in the foreground and report it as weft run does",
@@ -26,15 +28,23 @@ never asked for again); failed, skipped and canceled steps run again, with
 their next attempt numbers. --set STEP.input.PATH=VALUE edits a step's input
 first (PATH is a dotted path inside the input; VALUE is JSON when it is
 valid JSON, else a string); the edited workflow must validate. It reports
-the retry as weft run does, with the same views and exit codes.`,
+the retry as weft run does, with the same views and exit codes.
+
+With --server, the server runs the retry: weft prints the run and returns,
+or, with --wait, reports it once it ends.`,
 		Args: exactlyOneRun,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if server != "" {
+				return remoteRetry(cmd, server, args[0], sets, wait, f.asJSON)
+			}
 			return retryRun(cmd, args[0], sets, &f)
 		},
 	}
 	f.register(cmd, "in this process")
 	storeFlag(cmd, &f.store, defaultDurableStore, "the store: sqlite:`PATH`")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a value in a step's input: `STEP.input.PATH=VALUE` (repeatable)")
+	serverFlag(cmd, &server)
+	cmd.Flags().BoolVar(&wait, "wait", false, "with --server: wait for the retried run to end and report it")
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -22,9 +21,12 @@ const defaultDurableStore = "sqlite:weft.db"
 func newRunsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "List, show, cancel, resume and retry the runs kept in a durable store",
+		Short: "List, show, cancel, resume and retry the runs of a durable store or a server",
 		Long: `Runs works on the runs kept in a durable store (--store sqlite:PATH, default
-sqlite:weft.db or $WEFT_STORE), such as those of weft run --store sqlite:PATH.`,
+sqlite:weft.db or $WEFT_STORE), such as those of weft run --store sqlite:PATH,
+or, with --server URL (or $WEFT_SERVER), on the runs of a weft serve: list,
+show, cancel and retry then go through its HTTP API, with the token of
+$WEFT_API_TOKEN.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usagef("missing command: expected one of list, show, cancel, resume, retry")
@@ -64,7 +66,7 @@ func runError(stderr io.Writer, runID string, err error) error {
 }
 
 func newRunsListCmd() *cobra.Command {
-	var store, status, wf string
+	var store, status, wf, server string
 	var limit int64 = 50
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -72,6 +74,9 @@ func newRunsListCmd() *cobra.Command {
 		Short: "List runs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if server != "" {
+				return remoteList(cmd, server, &weft.RunFilter{WorkflowID: wf, Status: weft.RunStatus(status), Limit: int(limit)}, asJSON)
+			}
 			return withStore(cmd, store, func(_ *engine.Engine, s weft.Store) error {
 				filter := &weft.RunFilter{WorkflowID: wf, Status: weft.RunStatus(status), Limit: int(limit)}
 				runs, _, err := s.ListRuns(cmd.Context(), filter)
@@ -120,17 +125,21 @@ func newRunsListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&wf, "workflow", "", "only runs of this workflow `ID`")
 	cmd.Flags().Int64Var(&limit, "limit", 50, "at most `N` runs (1 to 1000)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print [{"run_id", "workflow_id", "status", "created_at", "finished_at"}, ...]`)
+	serverFlag(cmd, &server)
 	return cmd
 }
 
 func newRunsShowCmd() *cobra.Command {
-	var store string
+	var store, server string
 	var asJSON, events bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a run: its steps, result and error (with --events, its history)",
 		Args:  exactlyOneRun,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if server != "" {
+				return remoteShow(cmd, server, args[0], asJSON, events)
+			}
 			return withStore(cmd, store, func(eng *engine.Engine, s weft.Store) error {
 				ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
 				st, err := eng.Status(ctx, args[0])
@@ -150,14 +159,7 @@ func newRunsShowCmd() *cobra.Command {
 							fmt.Fprintln(out, eventText(&evs[i]))
 						}
 					}
-					var table bytes.Buffer
-					stepTable(&table, st, st.Order)
-					out.Write(table.Bytes())
-					fmt.Fprintln(out, summary(st))
-					if st.Error != nil {
-						fmt.Fprintf(out, "error: %s\n", errorText(st.Error, eventErrorWidth))
-					}
-					writeJSON(out, rawOrNull(st.Result))
+					printStatus(out, st)
 				}
 				if out.err != nil {
 					return writeFailed(stderr, out.err)
@@ -169,6 +171,7 @@ func newRunsShowCmd() *cobra.Command {
 	storeFlag(cmd, &store, defaultDurableStore, "the store: sqlite:`PATH`")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as weft run --json does")
 	cmd.Flags().BoolVar(&events, "events", false, "also print the run's events, oldest first")
+	serverFlag(cmd, &server)
 	return cmd
 }
 
@@ -194,12 +197,15 @@ func eventText(e *weft.Event) string {
 }
 
 func newRunsCancelCmd() *cobra.Command {
-	var store string
+	var store, server string
 	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel an unfinished run",
 		Args:  exactlyOneRun,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if server != "" {
+				return remoteCancel(cmd, server, args[0])
+			}
 			return withStore(cmd, store, func(eng *engine.Engine, _ weft.Store) error {
 				run, err := eng.Cancel(cmd.Context(), args[0])
 				if err != nil {
@@ -211,6 +217,7 @@ func newRunsCancelCmd() *cobra.Command {
 		},
 	}
 	storeFlag(cmd, &store, defaultDurableStore, "the store: sqlite:`PATH`")
+	serverFlag(cmd, &server)
 	return cmd
 }
 
