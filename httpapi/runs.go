@@ -73,12 +73,16 @@ func (s *Server) definition(r *http.Request, req *RunRequest) (*workflow.Definit
 		}
 		return nil, 0, notFound(err, "workflow", req.WorkflowID)
 	}
+	if def := s.defs.get(v.Digest); def != nil {
+		return def, v.Version, nil
+	}
 	def, err := s.parse(v.Definition, workflow.FormatJSON)
 	if err != nil {
 		// A registered definition validated when it was registered; it
 		// may not now (a step type removed from this build).
 		return nil, 0, err
 	}
+	s.defs.put(v.Digest, def)
 	return def, v.Version, nil
 }
 

@@ -79,6 +79,7 @@ type Server struct {
 	token   [32]byte // SHA-256 of the token, compared in constant time
 	closing chan struct{}
 	once    sync.Once
+	defs    *defCache // compiled registered workflows, by digest
 
 	mu      sync.Mutex
 	streams map[string]int // client address → open event streams
@@ -119,7 +120,7 @@ func New(cfg *Config) (*Server, error) {
 			return err
 		}
 	}
-	s := &Server{cfg: c, log: c.Logger, mux: http.NewServeMux(), closing: make(chan struct{}), streams: map[string]int{}}
+	s := &Server{cfg: c, log: c.Logger, mux: http.NewServeMux(), closing: make(chan struct{}), streams: map[string]int{}, defs: newDefCache(64)}
 	if c.Token != "" {
 		s.token = sha256.Sum256([]byte(c.Token))
 	}
