@@ -14,6 +14,7 @@ import (
 
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
+	"github.com/weft-dev/weft/httpapi"
 	"github.com/weft-dev/weft/workflow"
 )
 
@@ -278,7 +279,7 @@ func (r *reporter) finish(st *engine.Status) {
 	defer func() { r.con.write(out.Bytes()) }()
 	switch r.mode {
 	case viewJSON:
-		writeJSON(&out, newRunDocument(st, r.order))
+		writeJSON(&out, httpapi.NewRunDocument(st))
 		return
 	case viewQuiet:
 		if st.State != weft.RunSucceeded {

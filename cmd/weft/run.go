@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sync"
 	"time"
@@ -62,17 +61,22 @@ Views:
                   result as JSON
   --quiet         only the result as JSON; errors on standard error
   --json          only this document: {"run_id", "workflow_id", "status",
-                  "result", "error", "steps": {ID: {"type", "status",
+                  "result", "error", "created_at", "started_at",
+                  "finished_at", "completed" (step ids in the order they
+                  ended), "active" (attempts in flight), "order" (step ids
+                  in topological order), "steps": {ID: {"type", "status",
                   "reason", "attempts", "output", "error": {"code",
-                  "message"}, "queue_wait_ms", "duration_ms", "ai_tokens"
-                  (steps that used AI tokens)}}, "metrics":
-                  {"duration_ms", "steps_total", "succeeded", "failed",
-                  "skipped", "canceled", "retries", "peak_parallel",
-                  "utilization", "ai_tokens": {"prompt_tokens",
-                  "completion_tokens", "total_tokens"}}}. Durations are
-                  milliseconds with 3 decimals; "error" and "result" are
-                  null when there is none; steps are in topological
-                  order.
+                  "message"}, "queue_wait_ms", "duration_ms",
+                  "started_at", "finished_at", "ai_tokens" (steps that
+                  used AI tokens)}}, "metrics": {"duration_ms",
+                  "steps_total", "succeeded", "failed", "skipped",
+                  "canceled", "retries", "peak_parallel", "utilization",
+                  "ai_tokens": {"prompt_tokens", "completion_tokens",
+                  "total_tokens"}}}: the document of the HTTP API's
+                  GET /api/v1/runs/{id}. Durations are milliseconds with
+                  3 decimals; "error" and "result" are null when there is
+                  none; times not reached yet are left out; steps are in
+                  topological order.
 
 Output steps with destination "stdout" write between the lines of the
 views, never inside one; with --json or --quiet they write to standard
@@ -443,109 +447,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
-
-// runDocument is what weft run --json prints.
-type runDocument struct {
-	RunID      string          `json:"run_id"`
-	WorkflowID string          `json:"workflow_id"`
-	Status     weft.RunStatus  `json:"status"`
-	Result     json.RawMessage `json:"result"`
-	Error      *weft.ErrorInfo `json:"error"`
-	Steps      stepDocuments   `json:"steps"`
-	Metrics    metricsDocument `json:"metrics"`
-}
-
-// stepDocument is one step of a runDocument.
-type stepDocument struct {
-	Type        string          `json:"type"`
-	Status      weft.StepStatus `json:"status"`
-	Reason      string          `json:"reason,omitempty"`
-	Attempts    int             `json:"attempts"`
-	Output      json.RawMessage `json:"output"`
-	Error       *weft.ErrorInfo `json:"error"`
-	QueueWaitMS float64         `json:"queue_wait_ms"`
-	DurationMS  float64         `json:"duration_ms"`
-	AITokens    weft.Usage      `json:"ai_tokens,omitzero"`
-}
-
-// metricsDocument is the metrics of a runDocument.
-type metricsDocument struct {
-	DurationMS   float64    `json:"duration_ms"`
-	StepsTotal   int        `json:"steps_total"`
-	Succeeded    int        `json:"succeeded"`
-	Failed       int        `json:"failed"`
-	Skipped      int        `json:"skipped"`
-	Canceled     int        `json:"canceled"`
-	Retries      int        `json:"retries"`
-	PeakParallel int        `json:"peak_parallel"`
-	Utilization  float64    `json:"utilization"`
-	AITokens     weft.Usage `json:"ai_tokens"`
-}
-
-// stepDocuments is a JSON object of steps keyed by id, written in the order
-// of ids (topological) rather than sorted.
-type stepDocuments struct {
-	ids   []string
-	steps map[string]*stepDocument
-}
-
-func (s stepDocuments) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	b.WriteByte('{')
-	for i, id := range s.ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if err := enc.Encode(id); err != nil {
-			return nil, err
-		}
-		b.WriteByte(':')
-		if err := enc.Encode(s.steps[id]); err != nil {
-			return nil, err
-		}
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-// newRunDocument builds the document of a run's status, its steps in the
-// given order.
-func newRunDocument(st *engine.Status, order []string) *runDocument {
-	doc := &runDocument{
-		RunID: st.RunID, WorkflowID: st.WorkflowID, Status: st.State,
-		Result: rawOrNull(st.Result), Error: st.Error,
-		Steps: stepDocuments{ids: order, steps: make(map[string]*stepDocument, len(order))},
-		Metrics: metricsDocument{
-			DurationMS:   millis(st.Metrics.Duration),
-			StepsTotal:   st.Metrics.StepsTotal,
-			Succeeded:    st.Metrics.Succeeded,
-			Failed:       st.Metrics.Failed,
-			Skipped:      st.Metrics.Skipped,
-			Canceled:     st.Metrics.Canceled,
-			Retries:      st.Metrics.Retries,
-			PeakParallel: st.Metrics.PeakParallel,
-			Utilization:  math.Round(st.Metrics.Utilization*1e4) / 1e4,
-			AITokens:     st.Usage,
-		},
-	}
-	for _, id := range order {
-		s, ok := st.Steps[id]
-		if !ok {
-			continue
-		}
-		doc.Steps.steps[id] = &stepDocument{
-			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts,
-			Output: rawOrNull(s.Output), Error: s.Error,
-			QueueWaitMS: millis(s.QueueWait), DurationMS: millis(s.RunTime), AITokens: s.Usage,
-		}
-	}
-	return doc
-}
-
-// millis returns d in milliseconds, rounded to the microsecond.
-func millis(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1e3 }
 
 // rawOrNull returns raw, or nil (written as null) when it is empty.
 func rawOrNull(raw json.RawMessage) json.RawMessage {

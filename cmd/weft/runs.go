@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
+	"github.com/weft-dev/weft/httpapi"
 	"github.com/weft-dev/weft/executor"
 	"github.com/weft-dev/weft/workflow"
 )
@@ -148,7 +149,7 @@ func newRunsShowCmd() *cobra.Command {
 				}
 				out := &errWriter{w: cmd.OutOrStdout()}
 				if asJSON {
-					writeJSON(out, newRunDocument(st, st.Order))
+					writeJSON(out, httpapi.NewRunDocument(st))
 				} else {
 					if events {
 						evs, err := s.Events(ctx, args[0], 0, 0)
