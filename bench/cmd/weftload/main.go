@@ -61,23 +61,23 @@ func main() {
 	maxParallel := flag.Int("max-parallel", 16, "the server's --max-parallel")
 	store := flag.String("store", "sqlite", "the server's store: sqlite (a fresh database) or memory")
 	flag.Parse()
-	if err := run(*runs, *clients, *maxParallel, *store); err != nil {
+	if err := run(os.Stdout, *runs, *clients, *maxParallel, *store); err != nil {
 		fmt.Fprintln(os.Stderr, "weftload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs, clients, maxParallel int, storeKind string) error {
+func run(out io.Writer, runs, clients, maxParallel int, storeKind string) error {
 	dir, err := os.MkdirTemp("", "weftload")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "weft")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/weft")
+	build := exec.Command("go", "build", "-o", bin, "github.com/weft-dev/weft/cmd/weft")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return fmt.Errorf("build weft (run from the repository's root): %w", err)
+		return fmt.Errorf("build weft (run inside the repository): %w", err)
 	}
 	store := "memory"
 	if storeKind == "sqlite" {
@@ -98,7 +98,7 @@ func run(runs, clients, maxParallel int, storeKind string) error {
 	if err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
-	fmt.Printf("weft serve at %s, store %s, --max-parallel %d; %d runs of a 5-step workflow from %d clients\n", srv.url, storeKind, maxParallel, runs, clients)
+	fmt.Fprintf(out, "weft serve at %s, store %s, --max-parallel %d; %d runs of a 5-step workflow from %d clients\n", srv.url, storeKind, maxParallel, runs, clients)
 
 	// Submit.
 	latencies := make([]time.Duration, runs)
@@ -176,10 +176,10 @@ func run(runs, clients, maxParallel int, storeKind string) error {
 	q := func(p float64) time.Duration {
 		return latencies[min(len(latencies)-1, int(math.Ceil(p*float64(len(latencies))))-1)]
 	}
-	fmt.Printf("accepted        %d runs in %s: %.0f submissions/s (429 answers, retried: %d)\n", runs, submitted.Round(time.Millisecond), float64(runs)/submitted.Seconds(), full.Load())
-	fmt.Printf("latency         p50 %s  p90 %s  p99 %s  max %s\n", q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), latencies[len(latencies)-1].Round(10*time.Microsecond))
-	fmt.Printf("all finished    %s after the first submission: %.0f runs/s, %.0f steps/s; every run checked: succeeded, 5 steps, listed once\n", finished.Round(time.Millisecond), float64(runs)/finished.Seconds(), 5*float64(runs)/finished.Seconds())
-	fmt.Printf("server peak RSS %.0f MiB\n", float64(peak)/(1<<20))
+	fmt.Fprintf(out, "accepted        %d runs in %s: %.0f submissions/s (429 answers, retried: %d)\n", runs, submitted.Round(time.Millisecond), float64(runs)/submitted.Seconds(), full.Load())
+	fmt.Fprintf(out, "latency         p50 %s  p90 %s  p99 %s  max %s\n", q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), latencies[len(latencies)-1].Round(10*time.Microsecond))
+	fmt.Fprintf(out, "all finished    %s after the first submission: %.0f runs/s, %.0f steps/s; every run checked: succeeded, 5 steps, listed once\n", finished.Round(time.Millisecond), float64(runs)/finished.Seconds(), 5*float64(runs)/finished.Seconds())
+	fmt.Fprintf(out, "server peak RSS %.0f MiB\n", float64(peak)/(1<<20))
 	return nil
 }
 
