@@ -1,5 +1,6 @@
-// Package inmem is the in-memory weft.Store: the fast path for the library,
-// tests and one-off runs. Nothing survives the process.
+// Package inmem is the in-memory weft.Store (and weft.WorkflowStore): the
+// fast path for the library, tests and one-off runs. Nothing survives the
+// process.
 //
 // It keeps every run under one mutex. Ready steps wait in one priority heap
 // per run (higher weft.PlanStep.Priority first, then node order); runs that
@@ -19,8 +20,8 @@ import (
 	"github.com/weft-dev/weft/internal/sched"
 )
 
-// Store is an in-memory weft.Store. It is safe for concurrent use. The zero
-// value is not ready: use New.
+// Store is an in-memory weft.Store, and a weft.WorkflowStore. It is safe
+// for concurrent use. The zero value is not ready: use New.
 type Store struct {
 	mu      sync.Mutex
 	runs    map[string]*run
@@ -29,6 +30,8 @@ type Store struct {
 	seq     int64
 	active  runHeap   // runs with ready steps and room to run them
 	retries retryHeap // steps waiting out a retry delay
+
+	workflows workflows // the workflow registry, under a lock of its own
 }
 
 var _ weft.Store = (*Store)(nil)
