@@ -16,7 +16,7 @@ const (
 	runCols = `r.seq, r.id, r.workflow_id, r.status, r.idempotency_key, p.params, p.workflow, r.max_parallel,
 	r.deadline, r.result, r.error_code, r.error_message, r.created_at, r.started_at, r.finished_at, r.step_count,
 	r.peak_parallel, r.running, r.ready, r.remaining, r.failed, r.last_event, r.prompt_tokens,
-	r.completion_tokens, r.total_tokens`
+	r.completion_tokens, r.total_tokens, r.workflow_version`
 	runsJoin = `runs r JOIN run_plans p ON p.run_seq = r.seq`
 )
 
@@ -25,7 +25,8 @@ func runFrom(v []driver.Value) (*run, int) {
 	r := &run{
 		seq: i64(v[0]),
 		rec: weft.Run{
-			ID: str(v[1]), WorkflowID: str(v[2]), Status: weft.RunStatus(str(v[3])), IdempotencyKey: str(v[4]),
+			ID: str(v[1]), WorkflowID: str(v[2]), WorkflowVersion: int(i64(v[25])),
+			Status: weft.RunStatus(str(v[3])), IdempotencyKey: str(v[4]),
 			Params: blob(v[5]), Workflow: blob(v[6]), MaxParallel: int(i64(v[7])), Deadline: timeOf(i64(v[8])),
 			Result: blob(v[9]), Error: errorOf(v[10], v[11]),
 			CreatedAt: timeOf(i64(v[12])), StartedAt: timeOf(i64(v[13])), FinishedAt: timeOf(i64(v[14])),
@@ -40,8 +41,8 @@ func runFrom(v []driver.Value) (*run, int) {
 
 const insertRun = `INSERT INTO runs (id, workflow_id, status, idempotency_key, max_parallel,
 	deadline, result, error_code, error_message, created_at, started_at, finished_at, step_count, peak_parallel,
-	running, ready, remaining, failed, last_event, prompt_tokens, completion_tokens, total_tokens)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	running, ready, remaining, failed, last_event, prompt_tokens, completion_tokens, total_tokens, workflow_version)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (r *run) insertArgs() []any {
 	code, msg := errorArgs(r.rec.Error)
@@ -50,7 +51,8 @@ func (r *run) insertArgs() []any {
 		nullBlob(r.rec.Result), code, msg, nanos(r.rec.CreatedAt), nullInt(nanos(r.rec.StartedAt)),
 		nullInt(nanos(r.rec.FinishedAt)), int64(len(r.steps)), int64(r.rec.PeakParallel),
 		int64(r.running), int64(r.ready), int64(r.remaining), int64(r.failed), r.events,
-		r.rec.Usage.PromptTokens, r.rec.Usage.CompletionTokens, r.rec.Usage.TotalTokens}
+		r.rec.Usage.PromptTokens, r.rec.Usage.CompletionTokens, r.rec.Usage.TotalTokens,
+		int64(r.rec.WorkflowVersion)}
 }
 
 const updateRun = `UPDATE runs SET status = ?, result = ?, error_code = ?, error_message = ?, started_at = ?,

@@ -17,10 +17,10 @@
 //
 // One connection writes, owned by one goroutine, which runs every write
 // operation (CreateRun, Claim, Finish, Heartbeat, ReclaimExpired,
-// CancelRun) in a BEGIN IMMEDIATE transaction. Operations that arrive
-// while a transaction commits run together in the next one (group
-// commit): under load many completions share one commit, and each caller
-// gets its own result. An operation fails on its own account (an unknown
+// CancelRun, RetryRun, PutWorkflow) in a BEGIN IMMEDIATE transaction.
+// Operations that arrive while a transaction commits run together in the
+// next one (group commit): under load many completions share one commit,
+// and each caller gets its own result. An operation fails on its own account (an unknown
 // run, a lost lease) before it changes anything, so it fails alone; a
 // database error (a full disk) fails the transaction and every operation
 // in it, and leaves nothing behind.
@@ -33,9 +33,9 @@
 // run); the writer sees it (PRAGMA data_version) at the start of its next
 // transaction and reads the runs again.
 //
-// Reads (Run, Steps, ListRuns, Events, ...) use a pool of read-only
-// connections, which WAL lets read while the writer writes; they see what
-// was committed.
+// Reads (Run, Steps, ListRuns, Events, Workflow, ListWorkflows, ...) use
+// a pool of read-only connections, which WAL lets read while the writer
+// writes; they see what was committed.
 //
 // # Schema
 //
@@ -120,8 +120,8 @@ func (o *Options) withDefaults() Options {
 	return opts
 }
 
-// Store is a weft.Store in a SQLite file. It is safe for concurrent use.
-// Open one with Open; Close it when done.
+// Store is a weft.Store, and a weft.WorkflowStore, in a SQLite file. It is
+// safe for concurrent use. Open one with Open; Close it when done.
 type Store struct {
 	path string
 	opts Options
