@@ -1,6 +1,7 @@
-// Package storetest is the conformance suite every weft.Store must pass.
-// The in-memory store, SQLite and PostgreSQL all run the same tests, so a
-// run behaves the same whichever store holds it.
+// Package storetest is the conformance suite every weft.Store (and
+// weft.WorkflowStore) must pass. The in-memory store, SQLite and
+// PostgreSQL all run the same tests, so a run behaves the same whichever
+// store holds it.
 //
 // The suite uses a store only through the weft.Store interface. Every time
 // it passes is a fixed base time plus a duration (the requests' Now fields):
@@ -25,7 +26,9 @@ import (
 // Run runs the whole suite against stores made by newStore. newStore must
 // return a fresh, empty store for each subtest, and may register its own
 // cleanup with t.Cleanup. Each behaviour of the weft.Store contract is one
-// subtest, so `go test -run 'Conformance/Retry'` selects one of them.
+// subtest, so `go test -run 'Conformance/Retry'` selects one of them. The
+// workflow registry's subtests (Workflow*, see TestWorkflows) run when the
+// store is also a weft.WorkflowStore, and are skipped otherwise.
 func Run(t *testing.T, newStore func(t *testing.T) weft.Store) {
 	t.Helper()
 	for _, tc := range suite {
@@ -33,6 +36,10 @@ func Run(t *testing.T, newStore func(t *testing.T) weft.Store) {
 			tc.fn(&harness{T: t, s: newStore(t), ctx: t.Context(), seen: make(map[string]int64)})
 		})
 	}
+	runWorkflowSuite(t, func(t *testing.T) weft.WorkflowStore {
+		ws, _ := newStore(t).(weft.WorkflowStore)
+		return ws
+	})
 }
 
 // suite lists the subtests in the order they run.
@@ -65,6 +72,7 @@ var suite = []struct {
 	{"PeakParallel", testPeakParallel},
 	{"Usage", testUsage},
 	{"LongSkipChain", testLongChain},
+	{"RunWorkflowVersion", testRunWorkflowVersion},
 }
 
 // base is the time every test starts from; at gives later times.
