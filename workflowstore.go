@@ -14,7 +14,8 @@ type WorkflowVersion struct {
 	ID string `json:"id"`
 	// Version numbers the versions of one id from 1.
 	Version int `json:"version"`
-	// Digest identifies the content: the hex SHA-256 of Definition.
+	// Digest identifies the content: the hex SHA-256 of Definition. The
+	// caller computes it; stores only compare digests.
 	Digest string `json:"digest"`
 	// Name and Description are copied from the definition for listings.
 	Name        string `json:"name,omitempty"`
@@ -22,7 +23,8 @@ type WorkflowVersion struct {
 	// Steps is the number of steps of the definition.
 	Steps int `json:"steps"`
 	// Definition is the workflow as JSON (the canonical form the engine
-	// records for runs, whatever format it was registered in).
+	// records for runs, whatever format it was registered in), kept byte
+	// for byte.
 	Definition json.RawMessage `json:"definition,omitempty"`
 	// CreatedAt is when this version was registered.
 	CreatedAt time.Time `json:"created_at"`
@@ -39,13 +41,18 @@ type WorkflowFilter struct {
 
 // WorkflowStore registers workflow definitions and their versions. The
 // stores that hold runs (sqlite, postgres, inmem) implement it too, and pass
-// the same conformance suite (storetest.TestWorkflows).
+// the same conformance suite (storetest.Run runs its workflow subtests for
+// every Store that is a WorkflowStore; storetest.TestWorkflows runs them
+// alone).
 type WorkflowStore interface {
 	// PutWorkflow registers v.Definition under v.ID. When the latest
 	// version of v.ID has the same Digest, it returns that version and
 	// created=false; otherwise it stores a new version numbered one past
 	// the latest (v.Version is ignored) and returns it with created=true.
-	// Concurrent registrations of one id get distinct versions.
+	// Concurrent registrations of one id get distinct versions. A zero
+	// v.CreatedAt is set to the time of the call. It returns an error with
+	// code invalid when v has no ID, Digest or Definition; v itself is not
+	// changed.
 	PutWorkflow(ctx context.Context, v *WorkflowVersion) (stored *WorkflowVersion, created bool, err error)
 	// Workflow returns one version of a workflow, or its latest version
 	// when version is 0. It returns ErrNotFound for an unknown id or
