@@ -245,6 +245,7 @@ func TestObserverCancelAndFailFast(t *testing.T) {
 		}
 	}
 	execute(t, e, parse(t, reg, `{"id": "t", "timeout": "30ms", "steps": {"hang": {"type": "probe"}}}`), nil)
+	<-started // hang's
 	// boom fails while long runs: fail_fast, not the last step's finish,
 	// ends the run.
 	p.on("boom", func(context.Context, *weft.StepContext) (json.RawMessage, error) {
