@@ -44,6 +44,14 @@ type Config struct {
 	// about (runs submitted by other processes, expired leases). Defaults
 	// to 1s.
 	PollInterval time.Duration
+	// MaxUnfinishedRuns is how many unfinished runs (pending or running)
+	// the engine takes: Submit refuses to create more with an error
+	// matching weft.ErrQueueFull. The count is this process's (see
+	// Engine.UnfinishedRuns): exact for the runs it creates and sees end,
+	// and read again from the store at most once per PollInterval for the
+	// runs of other processes. Retry is not limited. Defaults to 0: no
+	// limit (as is any negative value).
+	MaxUnfinishedRuns int
 	// NoWorker makes the engine run no steps: it submits, reads, waits for
 	// and cancels runs that other processes execute (weft runs show, a
 	// server that only serves). Defaults to false.

@@ -23,7 +23,8 @@ import (
 )
 
 // Engine executes workflow runs held in a store. It is safe for concurrent
-// use. Create one with New and stop it with Close.
+// use. Create one with New and stop it with Shutdown (letting the attempts
+// in flight finish) or Close (canceling them).
 type Engine struct {
 	cfg   Config
 	store weft.Store
@@ -32,9 +33,20 @@ type Engine struct {
 	running  atomic.Int64 // attempts in flight in this process
 	wakeNano atomic.Int64 // when the scheduler must look again (Unix ns), 0: no need
 	wake     chan struct{}
-	done     chan struct{}
+	done     chan struct{} // closed when the engine stops
 	wg       sync.WaitGroup
-	closed   atomic.Bool
+	// closed is set by Close and Shutdown: no attempt starts any more and
+	// submissions are refused.
+	closed atomic.Bool
+	// drained is closed once closed is set and no attempt is in flight;
+	// no attempt can start after that. scheduled is closed when the
+	// scheduler, which starts the attempts, returned.
+	drained     chan struct{}
+	scheduled   chan struct{}
+	stopOnce    sync.Once
+	interrupted atomic.Bool // stopping canceled an attempt in flight
+
+	queue queue // the unfinished runs, for Config.MaxUnfinishedRuns
 
 	debug bool // the logger takes debug records
 
@@ -64,16 +76,31 @@ type attempt struct {
 
 	mu     sync.Mutex
 	active bool
+	closed bool // the engine stops: every attempt is canceled as it begins
 	lease  weft.Lease
 	cancel context.CancelFunc
 	why    error // why the current attempt was stopped from outside
 }
 
-// begin records the attempt now running in the slot.
+// begin records the attempt now running in the slot; it cancels it at
+// once when the slot is closed.
 func (a *attempt) begin(lease weft.Lease, cancel context.CancelFunc) {
 	a.mu.Lock()
 	a.active, a.lease, a.cancel, a.why = true, lease, cancel, nil
+	if a.closed {
+		a.why = weft.ErrClosed
+		cancel()
+	}
 	a.mu.Unlock()
+}
+
+// close cancels the slot's attempt, and any it begins later, because the
+// engine stops. It reports whether it canceled an attempt in flight.
+func (a *attempt) close() bool {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	return a.stop(weft.ErrClosed, nil)
 }
 
 // end records that the slot's attempt is over.
@@ -91,14 +118,16 @@ func (a *attempt) current() (weft.Lease, bool) {
 }
 
 // stop cancels the slot's attempt from outside, recording why, when match
-// accepts its lease.
-func (a *attempt) stop(why error, match func(weft.Lease) bool) {
+// accepts its lease. It reports whether it canceled one.
+func (a *attempt) stop(why error, match func(weft.Lease) bool) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.active && a.why == nil && (match == nil || match(a.lease)) {
 		a.why = why
 		a.cancel()
+		return true
 	}
+	return false
 }
 
 // stopped returns why the slot's attempt was stopped from outside, or nil.
@@ -108,8 +137,9 @@ func (a *attempt) stopped() error {
 	return a.why
 }
 
-// New returns an engine driving store and starts its scheduler; call Close
-// to stop it. It returns an error when the configuration is invalid.
+// New returns an engine driving store and starts its scheduler; call
+// Shutdown or Close to stop it. It returns an error when the configuration
+// is invalid.
 func New(store weft.Store, cfg *Config) (*Engine, error) {
 	if store == nil {
 		return nil, errors.New("engine: nil store")
@@ -123,17 +153,23 @@ func New(store weft.Store, cfg *Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:   c,
-		store: store,
-		pools: make(map[string]*pool, len(c.Pools)),
-		wake:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
+		cfg:       c,
+		store:     store,
+		pools:     make(map[string]*pool, len(c.Pools)),
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		drained:   make(chan struct{}),
+		scheduled: make(chan struct{}),
 	}
+	e.queue.runs = make(map[string]queued)
 	e.debug = c.Logger.Enabled(context.Background(), slog.LevelDebug)
 	for name, n := range c.Pools {
 		e.pools[name] = &pool{cap: int64(n)}
 	}
-	if !c.NoWorker {
+	if c.NoWorker { // no attempt ever runs here
+		close(e.drained)
+		close(e.scheduled)
+	} else {
 		e.wg.Add(2)
 		go e.schedule()
 		go e.heartbeat()
@@ -144,17 +180,11 @@ func New(store weft.Store, cfg *Config) (*Engine, error) {
 // Close stops the engine: no new attempts start, attempts in flight are
 // canceled and Close waits for them to end. Their steps stay claimed until
 // their leases expire, then run again (in a durable store, after a
-// restart). Close is idempotent and returns nil.
+// restart). Called during a Shutdown, it cuts the drain short the same
+// way. Close is idempotent, is a no-op after Shutdown, and returns nil.
 func (e *Engine) Close() error {
-	if e.closed.Swap(true) {
-		return nil
-	}
-	close(e.done)
-	e.attempts.Range(func(a, _ any) bool {
-		a.(*attempt).stop(weft.ErrClosed, nil)
-		return true
-	})
-	e.wg.Wait()
+	e.closed.Store(true)
+	e.stop()
 	return nil
 }
 
@@ -170,6 +200,7 @@ func (e *Engine) notify() {
 // has free slots and starts an attempt for each.
 func (e *Engine) schedule() {
 	defer e.wg.Done()
+	defer close(e.scheduled)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	poll := time.NewTicker(e.cfg.PollInterval)
@@ -177,8 +208,16 @@ func (e *Engine) schedule() {
 	// Steps a dead process held are claimable again once their lease
 	// expired: look at once, then at every poll.
 	e.reclaim()
+	drained := false
 	for {
 		next := e.claim()
+		if !drained && e.closed.Load() && e.running.Load() == 0 {
+			// Only this goroutine starts attempts (a worker only goes on
+			// with its own slot), and claim starts none once closed is
+			// set: none can start any more.
+			drained = true
+			close(e.drained)
+		}
 		if w := e.wakeNano.Swap(0); w != 0 {
 			if t := time.Unix(0, w); next.IsZero() || t.Before(next) {
 				next = t
@@ -197,6 +236,7 @@ func (e *Engine) schedule() {
 		case <-poll.C:
 			e.reclaim()
 			e.checkDeadlines()
+			e.recount()
 		}
 	}
 }

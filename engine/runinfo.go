@@ -116,14 +116,16 @@ func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
 	}
 	if run.Status.Terminal() {
 		e.ended(ri)
+	} else {
+		e.counted(ri, run.IdempotencyKey)
 	}
 	return ri, nil
 }
 
-// ended marks a run over, wakes its waiters, and retires its runInfo once
-// enough newer runs ended.
+// ended marks a run over, uncounts it from the unfinished runs, wakes its
+// waiters, and retires its runInfo once enough newer runs ended.
 func (e *Engine) ended(ri *runInfo) {
-	if !ri.end() {
+	if !e.over(ri) {
 		return
 	}
 	e.mu.Lock()

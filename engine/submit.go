@@ -34,7 +34,15 @@ type SubmitOptions struct {
 // Submit starts a run of a validated workflow and returns it at once. With
 // an idempotency key already used, it returns the existing run. It returns
 // an error with code invalid when the parameters are not a JSON object, and
-// weft.ErrClosed after Close.
+// weft.ErrClosed once Shutdown or Close was called.
+//
+// With Config.MaxUnfinishedRuns set, a submission that would create a run
+// beyond that many unfinished ones is refused with an error matching
+// weft.ErrQueueFull: a *weft.Error with code unavailable and RetryAfter
+// set to Config.PollInterval. A resubmission of an unfinished run's
+// idempotency key still returns that run; one whose run has finished is
+// refused like a new run while the limit is reached (a store answers for a
+// key only by creating a run when there is none).
 func (e *Engine) Submit(ctx context.Context, def *workflow.Definition, opts *SubmitOptions) (*weft.Run, error) {
 	if e.closed.Load() {
 		return nil, e.errClosed()
@@ -82,12 +90,18 @@ func (e *Engine) Submit(ctx context.Context, def *workflow.Definition, opts *Sub
 	if err != nil {
 		return nil, fmt.Errorf("engine: submit: %w", err)
 	}
+	reserved, err := e.enqueue(ctx, opts.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
 	// Register the run before the store can hand out its steps.
-	_, seen := e.runs.LoadOrStore(id, ri)
+	cur, seen := e.runs.LoadOrStore(id, ri)
 	run, created, err := e.store.CreateRun(ctx, nr)
-	if !seen && (err != nil || !created || run.ID != id) {
+	created = err == nil && created && run.ID == id
+	if !seen && !created {
 		e.runs.CompareAndDelete(id, ri)
 	}
+	e.settle(reserved, opts.IdempotencyKey, created, id, cur.(*runInfo))
 	if err != nil {
 		return nil, fmt.Errorf("engine: submit: %w", err)
 	}
