@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
-	"github.com/weft-dev/weft/httpapi"
 	"github.com/weft-dev/weft/executor"
+	"github.com/weft-dev/weft/httpapi"
 	"github.com/weft-dev/weft/workflow"
 )
 

@@ -314,4 +314,3 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 	}
 }
-
