@@ -70,6 +70,7 @@ type RunObservation struct {
 	// Status is how the run ended.
 	Status RunStatus
 	// Duration is from the run's creation to its end (for a retried run,
-	// from its first creation: queueing and every try count).
+	// from its first creation: queueing and every try count); zero in the
+	// rare case that the run's record could not be read once it ended.
 	Duration time.Duration
 }

@@ -124,7 +124,7 @@ func (e *Engine) finish(ri *runInfo, c *weft.Claim, f *weft.StepFinish, next *we
 		}
 		e.observeFinish(obs, f.Status, code, f.Now.Sub(f.StartedAt))
 		if res.RunStatus.Terminal() {
-			e.observeRunEnd(f.Lease.RunID, res.RunStatus, f.Now)
+			e.observeRunEnd(ri, f.Lease.RunID, res.RunStatus, f.Now)
 		}
 	}
 	if ri != nil {

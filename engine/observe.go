@@ -56,14 +56,18 @@ func observeUsage(o *weft.StepObservation, u weft.Usage, input, output json.RawM
 
 // observeRunEnd reports a run that the Finish of this process ended with
 // status at now (the run's end in the store), reading the run's record for
-// its workflow and creation time.
-func (e *Engine) observeRunEnd(runID string, status weft.RunStatus, now time.Time) {
+// its workflow and creation time. ri is the run's info, or nil.
+func (e *Engine) observeRunEnd(ri *runInfo, runID string, status weft.RunStatus, now time.Time) {
 	run, err := e.store.Run(context.Background(), runID)
 	if err != nil {
-		// The run ended: count it even without its record; its duration
-		// is unknown and reported as zero.
+		// The run ended: count it even without its record, whose creation
+		// time is unknown: its duration is reported as zero.
 		e.cfg.Logger.Error("read an ended run for its metrics", "run", runID, "err", err)
-		e.cfg.Observer.RunFinished(&weft.RunObservation{Status: status})
+		o := &weft.RunObservation{Status: status}
+		if ri != nil {
+			o.WorkflowID = ri.def.Workflow.ID
+		}
+		e.cfg.Observer.RunFinished(o)
 		return
 	}
 	e.cfg.Observer.RunFinished(&weft.RunObservation{WorkflowID: run.WorkflowID, Status: status, Duration: max(now.Sub(run.CreatedAt), 0)})

@@ -13,6 +13,8 @@ import (
 
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
+	"github.com/weft-dev/weft/executor"
+	"github.com/weft-dev/weft/inmem"
 )
 
 // recorder is a weft.Observer that keeps copies of what it is told.
@@ -289,5 +291,60 @@ func TestObserverAttemptsStoppedByClose(t *testing.T) {
 	}
 	if got := rec.runEnds(); len(got) != 0 {
 		t.Errorf("runs: %v (the run is not over: it resumes elsewhere)", got)
+	}
+}
+
+// blindStore is a store whose Run fails while blind is set.
+type blindStore struct {
+	weft.Store
+	blind atomic.Bool
+}
+
+func (s *blindStore) Run(ctx context.Context, runID string) (*weft.Run, error) {
+	if s.blind.Load() {
+		return nil, fmt.Errorf("run %s: %w", runID, weft.Errorf(weft.CodeUnavailable, "the store is blind"))
+	}
+	return s.Store.Run(ctx, runID)
+}
+
+// blindAtRunEnd records runs while making store reads fail from the first
+// step's start to the run's end.
+type blindAtRunEnd struct {
+	recorder
+	store *blindStore
+}
+
+func (b *blindAtRunEnd) StepStarted(s *weft.StepObservation) {
+	b.store.blind.Store(true)
+	b.recorder.StepStarted(s)
+}
+
+func (b *blindAtRunEnd) RunFinished(o *weft.RunObservation) {
+	b.recorder.RunFinished(o)
+	b.store.blind.Store(false)
+}
+
+func TestObserverRunEndWithoutTheRunsRecord(t *testing.T) {
+	store := &blindStore{Store: inmem.New()}
+	obs := &blindAtRunEnd{store: store}
+	reg, err := executor.NewRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(store, &engine.Config{Registry: reg, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	st, err := execute(t, e, parse(t, reg, `{"id": "blind", "steps": {"a": {"type": "input", "input": {"data": 1}}}}`), nil)
+	if err != nil || st.State != weft.RunSucceeded {
+		t.Fatalf("run %v: %v", st, err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	// Counted all the same, with the workflow the engine knows; the
+	// duration is unknown.
+	if len(obs.runs) != 1 || obs.runs[0] != (weft.RunObservation{WorkflowID: "blind", Status: weft.RunSucceeded}) {
+		t.Errorf("runs %+v", obs.runs)
 	}
 }
