@@ -41,7 +41,10 @@ func (e *Engine) run(c *weft.Claim) {
 // next. obs is nil without an Observer.
 func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepFinish, next *weft.ClaimRequest, obs *weft.StepObservation) (*weft.Claim, *runInfo) {
 	f.Lease, f.StartedAt = c.Lease(), e.cfg.Now()
-	if ri == nil || ri.id != c.RunID {
+	// The previous attempt's run info serves when it is of the same run
+	// and that run is not over: a step of a run that ended can be claimed
+	// only after a Retry, which replaces the run's info.
+	if ri == nil || ri.id != c.RunID || ri.isOver() {
 		var err error
 		if ri, err = e.info(context.Background(), c.RunID); err != nil {
 			// The run's definition cannot be used here: fail the step for good.
