@@ -1,0 +1,323 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weft-dev/weft"
+)
+
+// The operations that run in transactions of their own: cancelling and
+// retrying runs, reclaiming expired leases, heartbeats.
+
+// inTx runs fn in a transaction of its own (fn commits it); the
+// transaction is rolled back when fn fails. what names the operation in
+// the error.
+func (s *Store) inTx(ctx context.Context, what string, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return s.wrap(what, weft.ErrClosed)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return s.wrap(what, err)
+	}
+	defer conn.Release()
+	t := newTxn(ctx, conn.Conn(), s.opts.Schema)
+	if err := fn(t); err != nil {
+		t.rollback()
+		if errors.Is(err, weft.ErrNotFound) || weft.ErrorCode(err) == weft.CodeInvalid {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		return s.wrap(what, err)
+	}
+	return nil
+}
+
+// lockOne locks run id and returns it, or an error wrapping
+// weft.ErrNotFound (saying what was asked) when there is none.
+func (t *txn) lockOne(id, what string) (*runState, error) {
+	t.lockRuns(lockRunByIDOneSQL, id)
+	if err := t.send(); err != nil {
+		return nil, err
+	}
+	r := t.byID[id]
+	if r == nil {
+		return nil, fmt.Errorf("%s %s: %w", what, id, weft.ErrNotFound)
+	}
+	return r, nil
+}
+
+// commitRecord commits, reading the record of run r first (as committed).
+func (t *txn) commitRecord(r *runState) (*weft.Run, error) {
+	var rec record
+	found := false
+	err := t.commit(func() {
+		t.queue(`SELECT `+recordCols+` FROM `+recordFrom+` WHERE r.seq = $1`, r.seq).QueryRow(func(row pgx.Row) error {
+			found = true
+			return row.Scan(rec.dest()...)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("run %s: no record", r.id)
+	}
+	return rec.run(), nil
+}
+
+// cancelStepsSQL cancels the steps of run $1 not yet done, with reason $2
+// at $3 (a running step's run time counts until then), and returns them
+// with the status they had.
+const cancelStepsSQL = `UPDATE steps s SET status = 'canceled', reason = $2, finished_at = $3::timestamptz,
+		worker = '', lease_until = NULL,
+		run_time = s.run_time + CASE WHEN o.status = 'running' AND $3::timestamptz > s.started_at
+			THEN (EXTRACT(EPOCH FROM ($3::timestamptz - s.started_at)) * 1000000)::bigint * 1000 ELSE 0 END
+	FROM (SELECT idx, status FROM steps
+		WHERE run_seq = $1 AND status NOT IN ('succeeded', 'failed', 'skipped', 'canceled')) AS o
+	WHERE s.run_seq = $1 AND s.idx = o.idx
+	RETURNING s.idx, s.step_id, o.status, s.attempts`
+
+// CancelRun ends a run; see weft.Store.
+func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, error) {
+	var run *weft.Run
+	err := s.inTx(ctx, "cancel run "+c.RunID, func(t *txn) error {
+		r, err := t.lockOne(c.RunID, "cancel run")
+		if err != nil {
+			return err
+		}
+		if r.status.Terminal() {
+			run, err = t.commitRecord(r)
+			return err
+		}
+		status := c.Status
+		if status != weft.RunFailed {
+			status = weft.RunCanceled
+		}
+		reason := c.Reason
+		if reason == "" {
+			reason = weft.ReasonRunCanceled
+		}
+		type canceled struct {
+			idx      int32
+			id       string
+			was      weft.StepStatus
+			attempts int32
+		}
+		var steps []canceled
+		t.queue(cancelStepsSQL, r.seq, text(reason), c.Now).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var cs canceled
+				var was string
+				if err := rows.Scan(&cs.idx, &cs.id, &was, &cs.attempts); err != nil {
+					return err
+				}
+				cs.was = weft.StepStatus(was)
+				steps = append(steps, cs)
+			}
+			return rows.Err()
+		})
+		if err := t.send(); err != nil {
+			return fmt.Errorf("cancel the steps: %w", err)
+		}
+		slices.SortFunc(steps, func(a, b canceled) int { return int(a.idx - b.idx) })
+		for _, cs := range steps {
+			// Steps that had started get an event; the others are covered
+			// by the run's own event.
+			if cs.was == weft.StepRunning || cs.was == weft.StepRetrying {
+				t.event(r, weft.Event{Type: weft.EventStepCanceled, StepID: cs.id, Time: c.Now, Attempt: int(cs.attempts), Reason: reason})
+			}
+		}
+		r.ready, r.running, r.remaining = 0, 0, 0
+		r.status, r.err, r.finishedAt = status, c.Error, c.Now
+		e := weft.Event{Type: weft.EventRunCanceled, Time: c.Now, Reason: reason, Error: c.Error}
+		if status == weft.RunFailed {
+			e.Type = weft.EventRunFailed
+		}
+		t.event(r, e)
+		run, err = t.commitRecord(r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// resetStepsSQL puts the failed, skipped and canceled steps of run $1
+// back to pending, their dependency counters recomputed from the current
+// statuses (only succeeded dependencies count: the others are reset too),
+// and returns them.
+const resetStepsSQL = `UPDATE steps s SET status = 'pending', reason = '', error_code = NULL, error_message = NULL,
+		finished_at = NULL, ready_at = NULL, retry_at = NULL, worker = '', lease_until = NULL,
+		deps_succeeded = (SELECT count(*) FROM steps d
+			WHERE d.run_seq = s.run_seq AND d.idx = ANY(s.deps) AND d.status = 'succeeded'),
+		deps_failed = 0, deps_skipped = 0, deps_canceled = 0, deps_skipped_for_failure = 0
+	WHERE s.run_seq = $1 AND s.status IN ('failed', 'skipped', 'canceled')
+	RETURNING s.idx`
+
+// RetryRun runs a failed or canceled run again; see weft.Store.
+func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, error) {
+	var run *weft.Run
+	err := s.inTx(ctx, "retry run "+rr.RunID, func(t *txn) error {
+		r, err := t.lockOne(rr.RunID, "retry run")
+		if err != nil {
+			return err
+		}
+		if st := r.status; st != weft.RunFailed && st != weft.RunCanceled {
+			return fmt.Errorf("retry run %s: %w", rr.RunID,
+				weft.Errorf(weft.CodeInvalid, "run %s is %s: only failed or canceled runs can be retried", rr.RunID, st))
+		}
+		if rr.Workflow != nil {
+			t.queue(`UPDATE run_docs SET workflow = $2 WHERE run_seq = $1`, r.seq, []byte(rr.Workflow))
+		}
+		var reset []int32
+		t.queue(resetStepsSQL, r.seq).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var i int32
+				if err := rows.Scan(&i); err != nil {
+					return err
+				}
+				reset = append(reset, i)
+			}
+			return rows.Err()
+		})
+		// Every pending step, the ones just reset among them.
+		t.queue(allPendingSQL, r.seq).Query(t.addSteps)
+		if err := t.send(); err != nil {
+			return fmt.Errorf("reset the steps: %w", err)
+		}
+		r.allPending, r.queuedLoaded = true, true
+		slices.Sort(reset)
+		// Attempt counts stay, so that attempt numbers keep increasing.
+		r.remaining, r.ready, r.running, r.failed = len(reset), 0, 0, 0
+		r.status, r.err, r.result, r.finishedAt = weft.RunPending, nil, nil, time.Time{}
+		t.event(r, weft.Event{Type: weft.EventRunRetried, Time: rr.Now})
+		for _, i := range reset {
+			if _, err := t.decide(r, i, rr.Now); err != nil {
+				return err
+			}
+		}
+		if err := t.admit(r); err != nil {
+			return err
+		}
+		if err := t.endRuns(); err != nil {
+			return err
+		}
+		run, err = t.commitRecord(r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+const (
+	// expiredRunsSQL finds the runs that have steps whose lease ended.
+	expiredRunsSQL = `SELECT DISTINCT run_seq FROM steps WHERE status = 'running' AND lease_until <= $1 ORDER BY run_seq`
+	// reclaimSQL makes the steps of runs $1 (locked) whose lease ended at
+	// or before $2 ready again, keeps their runs' counters, and returns
+	// how many there were.
+	reclaimSQL = `WITH moved AS (
+		UPDATE steps SET status = 'ready', worker = '', lease_until = NULL, ready_at = $2
+		WHERE run_seq = ANY($1) AND status = 'running' AND lease_until <= $2
+		RETURNING run_seq),
+	counts AS (SELECT run_seq, count(*)::int AS n FROM moved GROUP BY run_seq),
+	runs_changed AS (UPDATE runs r SET running = r.running - c.n, ready = r.ready + c.n FROM counts c WHERE r.seq = c.run_seq)
+	SELECT coalesce(sum(n), 0)::int FROM counts`
+)
+
+// ReclaimExpired makes steps with expired leases claimable again; see
+// weft.Store. Any number of processes may call it at once: each step is
+// reclaimed once.
+func (s *Store) ReclaimExpired(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.inTx(ctx, "reclaim expired leases", func(t *txn) error {
+		var seqs []int64
+		rows, err := t.conn.Query(t.ctx, expiredRunsSQL, now)
+		if err != nil {
+			return err
+		}
+		if seqs, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil || len(seqs) == 0 {
+			return err
+		}
+		// The runs are locked in seq order; what is reclaimed is decided
+		// once they are, so that a racing call finds nothing left.
+		t.lockRuns(lockRunsBySeqSQL, seqs)
+		t.queue(reclaimSQL, seqs, now).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+		if err := t.send(); err != nil {
+			return err
+		}
+		t.readied = n
+		return t.commit(nil)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// heartbeatSQL extends to $5 the leases $1-$4 (run, step, attempt,
+// worker) that are still held, skipping the steps another transaction is
+// changing (an outcome being recorded, a run being canceled), and returns
+// the ordinals of those held.
+const heartbeatSQL = `WITH l AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS l(run_id, step_id, attempt, worker, k)),
+	held AS (
+		SELECT l.k, l.attempt, l.worker, s.run_seq, s.idx FROM l JOIN runs r ON r.id = l.run_id
+		JOIN steps s ON s.run_seq = r.seq AND s.step_id = l.step_id
+		WHERE s.status = 'running' AND s.attempts = l.attempt AND s.worker = l.worker),
+	locked AS (
+		SELECT h.run_seq, h.idx, h.attempt, h.worker FROM steps s JOIN held h ON s.run_seq = h.run_seq AND s.idx = h.idx
+		FOR UPDATE OF s SKIP LOCKED),
+	extended AS (
+		UPDATE steps s SET lease_until = $5 FROM locked k
+		WHERE s.run_seq = k.run_seq AND s.idx = k.idx AND s.status = 'running' AND s.attempts = k.attempt AND s.worker = k.worker)
+	SELECT k FROM held`
+
+// Heartbeat extends leases; see weft.Store. It never waits for a lock: a
+// lease whose step another transaction is changing is neither extended
+// nor reported lost (the next heartbeat tells).
+func (s *Store) Heartbeat(ctx context.Context, leases []weft.Lease, until time.Time) ([]weft.Lease, error) {
+	if len(leases) == 0 {
+		return nil, nil
+	}
+	runIDs, stepIDs := make([]string, len(leases)), make([]string, len(leases))
+	attempts, workers := make([]int32, len(leases)), make([]string, len(leases))
+	for k, l := range leases {
+		runIDs[k], stepIDs[k], attempts[k], workers[k] = l.RunID, l.StepID, int32(l.Attempt), l.Worker
+	}
+	held := make([]bool, len(leases))
+	err := s.read(ctx, "heartbeat", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, heartbeatSQL, runIDs, stepIDs, attempts, workers, until)
+		if err != nil {
+			return err
+		}
+		ks, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		for _, k := range ks {
+			if k >= 1 && int(k) <= len(held) {
+				held[k-1] = true
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var lost []weft.Lease
+	for k, l := range leases {
+		if !held[k] {
+			lost = append(lost, l)
+		}
+	}
+	return lost, nil
+}

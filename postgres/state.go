@@ -1,0 +1,366 @@
+package postgres
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/weft-dev/weft"
+)
+
+// stepQueued is the status, in the database only, of a step that may run
+// but waits for room under its run's MaxParallel (see admit). It is
+// reported as weft.StepReady.
+const stepQueued weft.StepStatus = "queued"
+
+// reported is the status a caller sees of a step in status st.
+func reported(st weft.StepStatus) weft.StepStatus {
+	if st == stepQueued {
+		return weft.StepReady
+	}
+	return st
+}
+
+// runState is a run as a transaction that locked it has it: its runs row
+// and the steps it has read.
+type runState struct {
+	seq         int64
+	id          string
+	status      weft.RunStatus
+	maxParallel int
+	result      json.RawMessage
+	err         *weft.ErrorInfo
+	startedAt   time.Time
+	finishedAt  time.Time
+	// remaining counts the steps not yet terminal, failed those finished
+	// as failed, ready and running those in these statuses.
+	remaining, failed, ready, running, peak int
+	lastEvent                               int64
+	usage                                   weft.Usage
+	dirty                                   bool
+
+	steps        map[int32]*stepState // by node index; nil: known not pending
+	allPending   bool                 // every pending step is in steps
+	loads        int                  // reads of pending steps so far
+	queuedLoaded bool                 // the queued steps admission may take are in steps
+	endAt        time.Time            // when remaining reached 0: the run ends then, before commit
+}
+
+// stepState is a step as a transaction has it.
+type stepState struct {
+	idx        int32
+	id, typ    string
+	pool       string
+	priority   int32
+	trigger    weft.Trigger
+	sink       bool
+	dependents []int32
+	deps       []int32 // read only for claims
+
+	status                                                              weft.StepStatus
+	reason                                                              string
+	attempts                                                            int
+	output                                                              json.RawMessage
+	err                                                                 *weft.ErrorInfo
+	worker                                                              string
+	leaseUntil, readyAt, retryAt, startedAt, firstStartedAt, finishedAt time.Time
+	queueWait, runTime                                                  time.Duration
+	usage                                                               weft.Usage
+	counts                                                              weft.DepCounts
+	dirty                                                               bool
+}
+
+func (st *stepState) result() weft.StepResult {
+	return weft.StepResult{StepID: st.id, Status: reported(st.status), Attempts: st.attempts, Output: st.output, Error: st.err}
+}
+
+// move changes the status of step st of run r, keeping the run's counters
+// (remaining, ready, running) and the transaction's count of steps made
+// ready.
+func (t *txn) move(r *runState, st *stepState, to weft.StepStatus) {
+	from := st.status
+	switch from {
+	case weft.StepReady:
+		r.ready--
+	case weft.StepRunning:
+		r.running--
+	}
+	switch to {
+	case weft.StepReady:
+		r.ready++
+		t.readied++
+	case weft.StepRunning:
+		r.running++
+	}
+	switch {
+	case !from.Terminal() && to.Terminal():
+		r.remaining--
+		if r.remaining == 0 && r.endAt.IsZero() {
+			r.endAt = st.finishedAt
+		}
+	case from.Terminal() && !to.Terminal():
+		r.remaining++
+	}
+	st.status = to
+	t.touch(r, st)
+}
+
+// makeReady makes a step whose dependencies allow it claimable: ready, or
+// queued when its run has a MaxParallel (admit then decides).
+func (t *txn) makeReady(r *runState, st *stepState, now time.Time) {
+	st.readyAt = now
+	if r.maxParallel > 0 {
+		t.move(r, st, stepQueued)
+		return
+	}
+	t.move(r, st, weft.StepReady)
+}
+
+// decide settles pending step i of run r if its dependencies allow it:
+// ready (or queued), or skipped (then its own dependents are settled in
+// turn, without recursion). It returns how many steps became ready.
+func (t *txn) decide(r *runState, i int32, now time.Time) (ready int, err error) {
+	stack := []int32{i}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		st := r.steps[i]
+		if st == nil || st.status != weft.StepPending {
+			continue
+		}
+		d, reason := st.trigger.Decide(st.counts)
+		switch d {
+		case weft.DecideRun:
+			t.makeReady(r, st, now)
+			ready++
+		case weft.DecideSkip:
+			st.reason, st.finishedAt = reason, now
+			t.move(r, st, weft.StepSkipped)
+			t.event(r, weft.Event{Type: weft.EventStepSkipped, StepID: st.id, Time: now, Reason: reason})
+			if stack, err = t.settled(r, st, stack); err != nil {
+				return ready, err
+			}
+		}
+	}
+	return ready, nil
+}
+
+// settled counts terminal step st's outcome in its pending dependents'
+// counters and pushes them onto stack, to be decided.
+func (t *txn) settled(r *runState, st *stepState, stack []int32) ([]int32, error) {
+	if err := t.ensureKnown(r, st.dependents); err != nil {
+		return stack, err
+	}
+	for _, i := range st.dependents {
+		d := r.steps[i]
+		if d == nil || d.status != weft.StepPending {
+			continue // decided already: its counters no longer matter
+		}
+		c := &d.counts
+		switch st.status {
+		case weft.StepSucceeded:
+			c.Succeeded++
+		case weft.StepFailed:
+			c.Failed++
+		case weft.StepSkipped:
+			c.Skipped++
+			if st.reason == weft.ReasonUpstreamFailed {
+				c.SkippedForFailure++
+			}
+		case weft.StepCanceled:
+			c.Canceled++
+		}
+		t.touch(r, d)
+		stack = append(stack, i)
+	}
+	return stack, nil
+}
+
+// settle counts terminal step st's outcome in its dependents and decides
+// those it allows; it returns how many became ready.
+func (t *txn) settle(r *runState, st *stepState, now time.Time) (int, error) {
+	todo, err := t.settled(r, st, nil)
+	if err != nil {
+		return 0, err
+	}
+	ready := 0
+	for _, i := range todo {
+		n, err := t.decide(r, i, now)
+		if err != nil {
+			return ready, err
+		}
+		ready += n
+	}
+	return ready, nil
+}
+
+// admit makes ready, highest priority first, as many of the queued steps
+// of run r as its MaxParallel leaves room for (ready and running steps
+// count).
+func (t *txn) admit(r *runState) error {
+	if r.maxParallel <= 0 || r.status.Terminal() {
+		return nil
+	}
+	room := r.maxParallel - r.ready - r.running
+	if room <= 0 {
+		return nil
+	}
+	if err := t.ensureQueued(r); err != nil {
+		return err
+	}
+	var queued []*stepState
+	for _, st := range r.steps {
+		if st != nil && st.status == stepQueued {
+			queued = append(queued, st)
+		}
+	}
+	slices.SortFunc(queued, func(a, b *stepState) int {
+		if c := cmp.Compare(b.priority, a.priority); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.idx, b.idx)
+	})
+	for _, st := range queued[:min(room, len(queued))] {
+		t.move(r, st, weft.StepReady)
+	}
+	return nil
+}
+
+// finishOne records the outcome of a claimed attempt (see weft.Store's
+// Finish) and returns how many steps it made ready. An unknown run or step,
+// or a lease no longer held, is an opError, with nothing changed.
+func (t *txn) finishOne(f *weft.StepFinish) (*runState, int, error) {
+	l := f.Lease
+	r := t.byID[l.RunID]
+	if r == nil {
+		return nil, 0, opError{fmt.Errorf("run %s: %w", l.RunID, weft.ErrNotFound)}
+	}
+	st := r.steps[l.Index]
+	if st == nil || st.id != l.StepID {
+		var err error
+		if st, err = t.stepByID(r, l.StepID); err != nil {
+			return nil, 0, err
+		}
+		if st == nil {
+			return nil, 0, opError{fmt.Errorf("run %s step %s: %w", l.RunID, l.StepID, weft.ErrNotFound)}
+		}
+	}
+	if st.status != weft.StepRunning || st.attempts != l.Attempt || st.worker != l.Worker {
+		return nil, 0, opError{fmt.Errorf("run %s step %s attempt %d: %w", l.RunID, l.StepID, l.Attempt, weft.ErrLeaseLost)}
+	}
+	st.worker, st.leaseUntil = "", time.Time{}
+	if !f.StartedAt.IsZero() && f.Now.After(f.StartedAt) {
+		st.runTime += f.Now.Sub(f.StartedAt)
+	}
+	st.usage.Add(f.Usage)
+	r.usage.Add(f.Usage)
+	e := weft.Event{StepID: st.id, Time: f.Now, Attempt: l.Attempt, Worker: l.Worker, Data: f.Data}
+	switch f.Status {
+	case weft.StepSucceeded:
+		st.output, st.err, st.finishedAt = f.Output, nil, f.Now
+		e.Type = weft.EventStepSucceeded
+	case weft.StepFailed:
+		st.err, st.finishedAt = f.Error, f.Now
+		e.Type, e.Error = weft.EventStepFailed, f.Error
+		r.failed++
+	case weft.StepSkipped:
+		st.reason, st.finishedAt = f.Reason, f.Now
+		e.Type, e.Reason = weft.EventStepSkipped, f.Reason
+	case weft.StepRetrying:
+		st.err, st.retryAt, st.readyAt = f.Error, f.RetryAt, f.RetryAt
+		e.Type, e.Error, e.Delay = weft.EventStepRetrying, f.Error, max(f.RetryAt.Sub(f.Now), 0)
+	}
+	t.move(r, st, f.Status)
+	t.event(r, e)
+	if !st.status.Terminal() {
+		return r, 0, nil
+	}
+	ready, err := t.settle(r, st, f.Now)
+	return r, ready, err
+}
+
+// Reading what ending a run needs: its sinks, and its first failed step's
+// error.
+const (
+	sinksSQL = `SELECT s.run_seq, s.step_id, s.status, s.output FROM steps s
+		WHERE s.run_seq = ANY($1) AND s.sink ORDER BY s.run_seq, s.idx`
+	firstFailedSQL = `SELECT DISTINCT ON (s.run_seq) s.run_seq, s.step_id, s.error_code, s.error_message FROM steps s
+		WHERE s.run_seq = ANY($1) AND s.status = 'failed' AND s.error_code IS NOT NULL ORDER BY s.run_seq, s.idx`
+)
+
+// endRuns ends the runs whose steps are now all done: their result from
+// their sinks (weft.ComposeResult), succeeded or failed (with the first
+// failed step's error), and the event that says so.
+func (t *txn) endRuns() error {
+	var ending, failing []int64
+	for _, r := range t.runs {
+		if !r.endAt.IsZero() && r.remaining == 0 && !r.status.Terminal() {
+			ending = append(ending, r.seq)
+			if r.failed > 0 {
+				failing = append(failing, r.seq)
+			}
+		}
+	}
+	if len(ending) == 0 {
+		return nil
+	}
+	sinks := make(map[int64][]*weft.StepRun)
+	firstFailed := make(map[int64]*weft.ErrorInfo)
+	t.flush()
+	t.queue(sinksSQL, ending).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var seq int64
+			s := &weft.StepRun{}
+			var status string
+			var out []byte
+			if err := rows.Scan(&seq, &s.StepID, &status, &out); err != nil {
+				return err
+			}
+			s.Status, s.Output = weft.StepStatus(status), rawJSON(out)
+			sinks[seq] = append(sinks[seq], s)
+		}
+		return rows.Err()
+	})
+	if len(failing) > 0 {
+		t.queue(firstFailedSQL, failing).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var seq int64
+				var id string
+				var code, msg pgtype.Text
+				if err := rows.Scan(&seq, &id, &code, &msg); err != nil {
+					return err
+				}
+				firstFailed[seq] = &weft.ErrorInfo{Code: weft.Code(code.String), Message: fmt.Sprintf("step %s failed: %s", id, msg.String)}
+			}
+			return rows.Err()
+		})
+	}
+	if err := t.send(); err != nil {
+		return fmt.Errorf("read the sinks of ended runs: %w", err)
+	}
+	for _, seq := range ending {
+		r := t.runs[seq]
+		r.result = weft.ComposeResult(sinks[seq])
+		r.finishedAt = r.endAt
+		e := weft.Event{Time: r.endAt}
+		if r.failed > 0 {
+			r.status = weft.RunFailed
+			r.err = firstFailed[seq]
+			if r.err == nil {
+				r.err = &weft.ErrorInfo{Code: weft.CodeInternal, Message: strconv.Itoa(r.failed) + " step(s) failed"}
+			}
+			e.Type, e.Error = weft.EventRunFailed, r.err
+		} else {
+			r.status, r.err = weft.RunSucceeded, nil
+			e.Type = weft.EventRunSucceeded
+		}
+		t.event(r, e)
+	}
+	return nil
+}

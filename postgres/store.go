@@ -1,0 +1,278 @@
+// Package postgres is a weft.Store (and weft.WorkflowStore) on PostgreSQL,
+// on pgx: many processes (weft worker, weft serve) on many machines share
+// one database, and losing any of them loses nothing. What an operation
+// has returned is committed; a dependent step is claimed only after its
+// dependencies' outcomes are committed.
+//
+// # Concurrency
+//
+// Nothing is kept in memory between transactions: every decision is made
+// in a transaction, from what the database holds, and is correct whatever
+// other processes do at the same time. A run's runs row is its lock: every
+// change to the run, its steps and its events is made with the row locked
+// (SELECT ... FOR NO KEY UPDATE), so the changes of one run are serialized
+// across processes (fan-in counters, the run's end, its event sequence),
+// while different runs proceed in parallel. Transactions that hold a run's
+// lock and want another wait only for runs created later than every run
+// they hold, and otherwise skip runs that are locked (SKIP LOCKED), so they
+// never deadlock. Leases are fenced by (worker, attempt); Heartbeat never
+// waits for a lock (it skips steps being changed: they are extended at the
+// next one).
+//
+// Claims take ready steps oldest run first, then highest priority, then
+// node order, from an index of ready steps. A run's MaxParallel is enforced
+// by admission: only as many of its steps as it may run at once (ready and
+// running together) are ready; the others wait as queued (reported as
+// ready) and are admitted, highest priority first, as steps of the run end.
+// So a claim never has to count a run's running steps.
+//
+// # Throughput
+//
+// Claim and Finish calls are grouped: calls that arrive while a
+// transaction runs share the next one (Options.MaxBatch), which locks
+// their runs once, reads and writes steps, events and runs set-wise
+// (arrays, unnest) in pipelined round trips, and commits once. A Finish
+// with Next claims the next step in the same transaction. CreateRun
+// writes large plans with COPY.
+//
+// # Wake-ups
+//
+// A transaction that leaves steps ready that it did not claim itself sends
+// a notification (NOTIFY weft_ready), delivered on commit to every process
+// listening; Wake returns a channel fed by them.
+//
+// # Schema
+//
+// The store's tables live in a schema of their own (Options.Schema, created
+// if missing), versioned by embedded migrations (migrations/NNNN_name.sql,
+// recorded in table schema_version) that Open applies in one transaction
+// under an advisory lock, so processes opening the store at once are safe.
+// A schema from a newer weft is refused.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weft-dev/weft"
+)
+
+// Options tune a Store. The zero value (or nil) gives the defaults.
+type Options struct {
+	// Schema is the PostgreSQL schema that holds the store's tables; it is
+	// created if missing, and every connection's search_path is set to it.
+	// Defaults to "weft".
+	Schema string
+	// MaxConns is the most connections the store's pool opens at once
+	// (the connection that listens for wake-ups, see Store.Wake, is not
+	// one of them). Defaults to 10.
+	MaxConns int
+	// Writers is how many transactions of Claim and Finish calls run at
+	// once in this process. Defaults to 2.
+	Writers int
+	// MaxBatch is the most Claim and Finish calls that share one
+	// transaction. Defaults to 64; 1 gives each call a transaction of its
+	// own.
+	MaxBatch int
+	// Logger receives what the store cannot return to a caller: the
+	// wake-up listener losing its connection. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.Schema == "" {
+		opts.Schema = "weft"
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 10
+	}
+	if opts.Writers <= 0 {
+		opts.Writers = 2
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 64
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return opts
+}
+
+// Store is a weft.Store, and a weft.WorkflowStore, on PostgreSQL. It is
+// safe for concurrent use, and any number of Stores, in any number of
+// processes, may share one schema. Open one with Open; Close it when done.
+type Store struct {
+	opts   Options
+	pool   *pgxpool.Pool
+	secret string // the DSN's password, kept out of errors
+
+	ops    chan *op
+	mu     sync.RWMutex // guards closed and sends on ops
+	closed bool
+	close  sync.Once
+	wg     sync.WaitGroup // the writers and the listener
+
+	stop    context.CancelFunc // ends the listener
+	stopCtx context.Context
+	wake    chan struct{}
+	listen  sync.Once
+}
+
+var (
+	_ weft.Store         = (*Store)(nil)
+	_ weft.WorkflowStore = (*Store)(nil)
+)
+
+// Open connects to the PostgreSQL database of dsn (a URL such as
+// postgres://user:password@host:5432/db?sslmode=disable, or key=value
+// pairs), brings the store's schema up to date, and returns the store.
+// Errors never contain the DSN's password.
+func Open(ctx context.Context, dsn string, o *Options) (*Store, error) {
+	opts := o.withDefaults()
+	secret := password(dsn)
+	fail := func(what string, err error) (*Store, error) {
+		return nil, fmt.Errorf("postgres: open: %s: %w", what, redact(err, secret))
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return fail("parse the DSN", err)
+	}
+	if cfg.ConnConfig.Password != "" {
+		secret = cfg.ConnConfig.Password
+	}
+	cfg.MaxConns = int32(opts.MaxConns)
+	cfg.ConnConfig.RuntimeParams["search_path"] = quoteIdent(opts.Schema)
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "weft"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fail("connect", err)
+	}
+	if err := migrate(ctx, pool, opts.Schema); err != nil {
+		pool.Close()
+		return fail("schema "+opts.Schema, err)
+	}
+	s := &Store{
+		opts:   opts,
+		pool:   pool,
+		secret: secret,
+		ops:    make(chan *op, opts.MaxBatch*opts.Writers),
+		wake:   make(chan struct{}, 1),
+	}
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
+	for range opts.Writers {
+		s.wg.Go(s.writeLoop)
+	}
+	return s, nil
+}
+
+// Close stops the store: calls made afterwards fail with weft.ErrClosed,
+// those already queued are carried out first, and the connections are
+// closed. It is idempotent and returns nil.
+func (s *Store) Close() error {
+	s.close.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.ops)
+		s.mu.Unlock()
+		s.stop()
+		s.wg.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+// Schema returns the schema that holds the store's tables.
+func (s *Store) Schema() string { return s.opts.Schema }
+
+// isClosed reports whether Close was called.
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// quoteIdent quotes a name as an SQL identifier.
+func quoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// lockKey is the key of an advisory lock on what (in the store's
+// schema): advisory locks are the database's, so the schema is part of
+// the key.
+func lockKey(schema, what string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("weft\x00"))
+	h.Write([]byte(schema))
+	h.Write([]byte{0})
+	h.Write([]byte(what))
+	return int64(h.Sum64())
+}
+
+// password returns the password a DSN holds, as well as it can be told
+// before parsing (the URL form's), so that even a parse error can be
+// redacted.
+func password(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			return p
+		}
+	}
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "password="); ok {
+			return strings.Trim(v, `'`)
+		}
+	}
+	return ""
+}
+
+// redactedError is an error whose message has a secret masked; it still
+// wraps the error, for errors.Is and errors.As.
+type redactedError struct {
+	err    error
+	secret string
+}
+
+func (e *redactedError) Error() string {
+	msg := e.err.Error()
+	for _, s := range []string{e.secret, url.QueryEscape(e.secret), url.PathEscape(e.secret)} {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	return msg
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact masks secret in err's message (when there is one to mask).
+func redact(err error, secret string) error {
+	if err == nil || secret == "" {
+		return err
+	}
+	return &redactedError{err: err, secret: secret}
+}
+
+// wrap prefixes err with the store's name and what failed, masking the
+// DSN's password; it returns nil for a nil err.
+func (s *Store) wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, weft.ErrClosed) || s.isClosed() && errors.Is(err, context.Canceled) {
+		return fmt.Errorf("postgres: %s: %w", what, weft.ErrClosed)
+	}
+	return fmt.Errorf("postgres: %s: %w", what, redact(err, s.secret))
+}
