@@ -55,19 +55,19 @@ func observeUsage(o *weft.StepObservation, u weft.Usage, input, output json.RawM
 }
 
 // observeRunEnd reports a run that the Finish of this process ended with
-// status at now (the run's end in the store), reading the run's record for
-// its workflow and creation time. ri is the run's info, or nil.
+// status at now (the run's end in the store). Its workflow and creation
+// time come from its info, or, without one, from its record.
 func (e *Engine) observeRunEnd(ri *runInfo, runID string, status weft.RunStatus, now time.Time) {
+	if ri != nil && !ri.created.IsZero() {
+		e.cfg.Observer.RunFinished(&weft.RunObservation{WorkflowID: ri.def.Workflow.ID, Status: status, Duration: max(now.Sub(ri.created), 0)})
+		return
+	}
 	run, err := e.store.Run(context.Background(), runID)
 	if err != nil {
 		// The run ended: count it even without its record, whose creation
 		// time is unknown: its duration is reported as zero.
 		e.cfg.Logger.Error("read an ended run for its metrics", "run", runID, "err", err)
-		o := &weft.RunObservation{Status: status}
-		if ri != nil {
-			o.WorkflowID = ri.def.Workflow.ID
-		}
-		e.cfg.Observer.RunFinished(o)
+		e.cfg.Observer.RunFinished(&weft.RunObservation{Status: status})
 		return
 	}
 	e.cfg.Observer.RunFinished(&weft.RunObservation{WorkflowID: run.WorkflowID, Status: status, Duration: max(now.Sub(run.CreatedAt), 0)})

@@ -22,8 +22,10 @@ type runInfo struct {
 	def      *workflow.Definition
 	params   json.RawMessage
 	deadline time.Time
-	steps    []stepPlan
-	tokens   *tokenAccount
+	// created is when the run was created, for the metrics of its end.
+	created time.Time
+	steps   []stepPlan
+	tokens  *tokenAccount
 
 	paramsOnce  sync.Once
 	paramsValue any
@@ -47,7 +49,7 @@ type stepPlan struct {
 	extra []string
 }
 
-func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.RawMessage, deadline time.Time) (*runInfo, error) {
+func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.RawMessage, deadline, created time.Time) (*runInfo, error) {
 	wf, g := def.Workflow, def.Graph
 	base := *e.cfg.Retry
 	timeout := e.cfg.StepTimeout
@@ -58,7 +60,7 @@ func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.Raw
 		}
 	}
 	ri := &runInfo{
-		id: id, def: def, params: params, deadline: deadline,
+		id: id, def: def, params: params, deadline: deadline, created: created,
 		steps:  make([]stepPlan, g.Len()),
 		tokens: &tokenAccount{limit: wf.AITokenBudget},
 		signal: make(chan struct{}),
@@ -106,7 +108,7 @@ func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: its recorded workflow no longer validates: %w", runID, err)
 	}
-	ri, err := e.newRunInfo(runID, def, run.Params, run.Deadline)
+	ri, err := e.newRunInfo(runID, def, run.Params, run.Deadline, run.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", runID, err)
 	}

@@ -86,7 +86,7 @@ func (e *Engine) Submit(ctx context.Context, def *workflow.Definition, opts *Sub
 			Priority: g.Height(n), Sink: len(g.Dependents(n)) == 0,
 		}
 	}
-	ri, err := e.newRunInfo(id, def, params, nr.Run.Deadline)
+	ri, err := e.newRunInfo(id, def, params, nr.Run.Deadline, now)
 	if err != nil {
 		return nil, fmt.Errorf("engine: submit: %w", err)
 	}
