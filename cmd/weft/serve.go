@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ type serveFlags struct {
 	allowHosts    string
 	logFormat     string
 	logLevel      string
+	cpuProfile    string
 	ai            aiFlags
 	limits        limitFlags
 }
@@ -94,6 +96,8 @@ weft serve (or weft worker) on the same store.`,
 	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hostnames, IP addresses and CIDR blocks that webhooks may reach besides public addresses (default $"+envAllowHosts+")")
 	flags.StringVar(&f.logFormat, "log-format", "text", "log lines on standard error as `text` or json")
 	flags.StringVar(&f.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	flags.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole serve to `FILE` (for benchmarks)")
+	flags.MarkHidden("cpuprofile")
 	f.ai.register(cmd)
 	f.limits.register(cmd)
 	return cmd
@@ -193,6 +197,17 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "weft: serving http://%s (store %s, %d unfinished runs resumed)\n", ln.Addr(), f.store, len(unfinished))
 	logger.Info("serving", "addr", ln.Addr().String(), "store", f.store, "unfinished_runs", len(unfinished), "auth", token != "")
 
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return usagef("--cpuprofile: %v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return usagef("--cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

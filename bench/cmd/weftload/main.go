@@ -60,14 +60,15 @@ func main() {
 	clients := flag.Int("clients", 50, "concurrent clients")
 	maxParallel := flag.Int("max-parallel", 16, "the server's --max-parallel")
 	store := flag.String("store", "sqlite", "the server's store: sqlite (a fresh database) or memory")
+	cpuProfile := flag.String("cpuprofile", "", "write the server's CPU profile to `FILE`")
 	flag.Parse()
-	if err := run(os.Stdout, *runs, *clients, *maxParallel, *store); err != nil {
+	if err := run(os.Stdout, *runs, *clients, *maxParallel, *store, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "weftload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer, runs, clients, maxParallel int, storeKind string) error {
+func run(out io.Writer, runs, clients, maxParallel int, storeKind, cpuProfile string) error {
 	dir, err := os.MkdirTemp("", "weftload")
 	if err != nil {
 		return err
@@ -83,7 +84,7 @@ func run(out io.Writer, runs, clients, maxParallel int, storeKind string) error 
 	if storeKind == "sqlite" {
 		store = "sqlite:" + filepath.Join(dir, "weft.db")
 	}
-	srv, err := startServer(bin, store, maxParallel, runs)
+	srv, err := startServer(bin, store, maxParallel, runs, cpuProfile)
 	if err != nil {
 		return err
 	}
@@ -240,9 +241,13 @@ type server struct {
 
 var serving = regexp.MustCompile(`^weft: serving (http://\S+) `)
 
-func startServer(bin, store string, maxParallel, runs int) (*server, error) {
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--store", store, "--log-level", "warn",
-		"--max-parallel", strconv.Itoa(maxParallel), "--max-unfinished-runs", strconv.Itoa(runs+1))
+func startServer(bin, store string, maxParallel, runs int, cpuProfile string) (*server, error) {
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--store", store, "--log-level", "warn",
+		"--max-parallel", strconv.Itoa(maxParallel), "--max-unfinished-runs", strconv.Itoa(runs + 1)}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

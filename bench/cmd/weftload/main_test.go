@@ -12,7 +12,7 @@ func TestLoadSmall(t *testing.T) {
 		t.Skip("builds weft and starts weft serve")
 	}
 	var out strings.Builder
-	if err := run(&out, 300, 10, 4, "sqlite"); err != nil {
+	if err := run(&out, 300, 10, 4, "sqlite", ""); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"accepted        300 runs", "every run checked", "server peak RSS"} {
