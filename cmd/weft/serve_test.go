@@ -385,3 +385,41 @@ func TestServeRefusesAnOpenAddressWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRetryFromCLI: a run fails at a webhook that refuses it; weft
+// runs retry --server --set points the step elsewhere and waits for it.
+func TestServeRetryFromCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts weft serve processes")
+	}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/good" {
+			http.Error(w, "no", http.StatusBadRequest)
+			return
+		}
+		w.Write([]byte(`{"ok": true}`))
+	}))
+	defer hook.Close()
+	s := startServer(t, []string{"WEFT_ALLOW_HOSTS=127.0.0.1"}, "--store", "memory")
+	file := filepath.Join(t.TempDir(), "hook.json")
+	if err := os.WriteFile(file, hookWorkflow(hook.URL+"/bad"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envAPIToken, "")
+	r := cli(t, "submit", "--server", s.url, "--wait", file)
+	if r.code != exitRunFailed || !strings.Contains(r.stdout, "run_failed") {
+		t.Fatalf("submit of a failing run: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	runID := strings.Fields(r.stdout)[1]
+	r = cli(t, "runs", "retry", "--server", s.url, "--wait", "--set", "post.input.url="+hook.URL+"/good", runID)
+	if r.code != 0 || !strings.Contains(r.stdout, "post  output  succeeded  2") {
+		t.Fatalf("retry --server --wait: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, "runs", "retry", "--server", s.url, runID)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "invalid") {
+		t.Fatalf("retry of a succeeded run: %d %s", r.code, r.stderr)
+	}
+	if r := cli(t, "runs", "resume", "--server", s.url, runID); r.code != exitUsage {
+		t.Fatalf("runs resume --server: %d %s", r.code, r.stderr)
+	}
+}
