@@ -262,3 +262,14 @@ type RunFilter struct {
 	// Cursor continues a previous listing.
 	Cursor string
 }
+
+// Waker is implemented by stores that several processes share and that can
+// tell when another process made steps ready (PostgreSQL: LISTEN/NOTIFY).
+// An engine over such a store claims as soon as the channel Wake returns
+// receives, instead of at its next poll; it polls all the same, so a
+// missed wake-up only delays work until then.
+type Waker interface {
+	// Wake returns a channel that receives after steps became ready in
+	// another process. The same channel is returned at every call.
+	Wake() <-chan struct{}
+}

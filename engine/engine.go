@@ -205,6 +205,11 @@ func (e *Engine) schedule() {
 	defer timer.Stop()
 	poll := time.NewTicker(e.cfg.PollInterval)
 	defer poll.Stop()
+	// Other processes sharing the store tell when they made steps ready.
+	var woken <-chan struct{}
+	if w, ok := e.store.(weft.Waker); ok {
+		woken = w.Wake()
+	}
 	// Steps a dead process held are claimable again once their lease
 	// expired: look at once, then at every poll.
 	e.reclaim()
@@ -232,6 +237,7 @@ func (e *Engine) schedule() {
 		case <-e.done:
 			return
 		case <-e.wake:
+		case <-woken:
 		case <-timer.C:
 		case <-poll.C:
 			e.reclaim()
