@@ -416,3 +416,7 @@ func (e *Engine) PeakParallel() int {
 func (e *Engine) errClosed() error {
 	return fmt.Errorf("engine: %w", weft.ErrClosed)
 }
+
+// WorkerID returns the name of this engine in leases and events
+// (Config.WorkerID or its default).
+func (e *Engine) WorkerID() string { return e.cfg.WorkerID }

@@ -99,15 +99,15 @@ func TestUsage(t *testing.T) {
 		stderr string
 	}{
 		{"no args", nil,
-			"weft: missing command: expected one of plan, run, runs, serve, submit, validate, version\nRun 'weft --help' for usage.\n"},
+			"weft: missing command: expected one of plan, run, runs, serve, submit, validate, version, worker\nRun 'weft --help' for usage.\n"},
 		{"unknown command", []string{"frobnicate"},
-			"weft: unknown command \"frobnicate\": expected one of plan, run, runs, serve, submit, validate, version\nRun 'weft --help' for usage.\n"},
+			"weft: unknown command \"frobnicate\": expected one of plan, run, runs, serve, submit, validate, version, worker\nRun 'weft --help' for usage.\n"},
 		{"misspelt command", []string{"valdate", "x.json"},
 			"weft: unknown command \"valdate\" (did you mean \"validate\"?)\nRun 'weft --help' for usage.\n"},
 		{"unknown root flag", []string{"--bogus"},
 			"weft: unknown flag: --bogus\nRun 'weft --help' for usage.\n"},
 		{"help on an unknown command", []string{"help", "nope"},
-			"weft: unknown command \"nope\": expected one of plan, run, runs, serve, submit, validate, version\nRun 'weft --help' for usage.\n"},
+			"weft: unknown command \"nope\": expected one of plan, run, runs, serve, submit, validate, version, worker\nRun 'weft --help' for usage.\n"},
 		{"validate without files", []string{"validate"},
 			"weft: no FILE given: validate needs at least one workflow file\nRun 'weft validate --help' for usage.\n"},
 		{"validate unknown flag", []string{"validate", "--bogus", "../../examples/seed_basic.json"},

@@ -90,7 +90,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad usage or an invalid workflow.`,
 	// The root runs only to report errors: do not offer "weft" alone as a
 	// usage line.
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable .HasParent}}", 1))
-	root.AddCommand(newValidateCmd(), newPlanCmd(), newRunCmd(), newRunsCmd(), newServeCmd(), newSubmitCmd(), newVersionCmd())
+	root.AddCommand(newValidateCmd(), newPlanCmd(), newRunCmd(), newRunsCmd(), newServeCmd(), newSubmitCmd(), newVersionCmd(), newWorkerCmd())
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [command]",
 		Short: "Help about any command",

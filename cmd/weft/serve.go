@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
-	"github.com/weft-dev/weft/executor"
 	"github.com/weft-dev/weft/httpapi"
 )
 
@@ -30,23 +28,13 @@ const (
 
 // serveFlags are the flags of weft serve.
 type serveFlags struct {
+	stepProcessFlags
 	addr          string
-	store         string
 	token         string
 	metricsPublic bool
 	noWorker      bool
-	maxParallel   int64
-	pools         []string
 	maxQueued     int
 	maxBody       int64
-	grace         time.Duration
-	outputDir     string
-	allowHosts    string
-	logFormat     string
-	logLevel      string
-	cpuProfile    string
-	ai            aiFlags
-	limits        limitFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -81,25 +69,14 @@ weft serve (or weft worker) on the same store.`,
 	}
 	flags := cmd.Flags()
 	flags.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0: any free port)")
-	storeFlag(cmd, &f.store, defaultServeStore(), "where runs are kept: sqlite:`PATH` or memory")
+	storeFlag(cmd, &f.store, defaultServeStore(), "where runs are kept: sqlite:`PATH`, postgres://USER@HOST/DB (shared with weft worker processes) or memory")
 	flags.StringVar(&f.token, "token", "", "require this bearer `TOKEN` of clients (default $"+envAPIToken+")")
 	flags.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics without the token")
-	flags.BoolVar(&f.noWorker, "no-worker", false, "serve the API only; other processes run the steps")
-	f.maxParallel = 10
-	flags.Var((*positiveInt)(&f.maxParallel), "max-parallel", "run at most `N` steps at once in this process")
-	flags.StringArrayVar(&f.pools, "pools", nil, "cap named pools of steps in this process, `NAME=N[,NAME=N]` (repeatable), such as ai=4")
+	flags.BoolVar(&f.noWorker, "no-worker", false, "serve the API only; weft worker processes run the steps")
 	flags.IntVar(&f.maxQueued, "max-unfinished-runs", 10000, "refuse new runs (429) while `N` runs are unfinished (0: no limit)")
 	f.maxBody = 10 << 20
 	flags.Var((*positiveInt)(&f.maxBody), "max-body-bytes", "refuse request bodies over `N` bytes")
-	flags.DurationVar(&f.grace, "grace", 30*time.Second, "on SIGTERM, let running steps finish for up to `DURATION`")
-	flags.StringVar(&f.outputDir, "output-dir", "", "root `DIR` of output steps with destination \"file\"")
-	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hostnames, IP addresses and CIDR blocks that webhooks may reach besides public addresses (default $"+envAllowHosts+")")
-	flags.StringVar(&f.logFormat, "log-format", "text", "log lines on standard error as `text` or json")
-	flags.StringVar(&f.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
-	flags.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole serve to `FILE` (for benchmarks)")
-	flags.MarkHidden("cpuprofile")
-	f.ai.register(cmd)
-	f.limits.register(cmd)
+	f.stepProcessFlags.register(cmd, "max-parallel")
 	return cmd
 }
 
@@ -122,67 +99,33 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	if f.maxQueued < 0 {
 		return usagef("--max-unfinished-runs %d: expected 0 (no limit) or more", f.maxQueued)
 	}
-	if f.grace < 0 {
-		return usagef("--grace %s: expected a duration of 0 or more", f.grace)
-	}
-	pools, err := parsePools(f.pools)
+	p, err := f.setup(cmd)
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, f.logFormat, f.logLevel)
-	if err != nil {
-		return err
-	}
-	allow, err := allowHostsOf(cmd, f.allowHosts)
-	if err != nil {
-		return err
-	}
-	providers, err := f.ai.providers()
-	if err != nil {
-		return err
-	}
-	reg, err := executor.NewRegistry(&executor.Config{OutputDir: f.outputDir, Stdout: &lockedWriter{w: cmd.OutOrStdout()}, AllowHosts: allow, AI: providers})
-	if err != nil {
-		return usagef("--allow-hosts: %v", err)
-	}
-	opts, err := f.limits.options(reg)
-	if err != nil {
-		return internalError(stderr, err)
-	}
-
-	store, closeStore, durable, err := openStore(f.store)
+	store, closeStore, _, err := openStore(f.store)
 	if err != nil {
 		return storeError(stderr, err)
 	}
 	defer closeStore()
 	workflows, ok := store.(weft.WorkflowStore)
 	if !ok {
-		return internalError(stderr, fmt.Errorf("store %s cannot hold workflows", f.store))
+		return internalError(stderr, fmt.Errorf("store %s cannot hold workflows", redacted(f.store)))
 	}
 	unfinished, err := store.UnfinishedRuns(ctx)
 	if err != nil {
 		return storeError(stderr, &storeOpenError{err})
 	}
-	cfg := engineConfig(reg, int(f.maxParallel), opts.Limits, durable)
-	cfg.Pools, cfg.NoWorker, cfg.Logger = pools, f.noWorker, logger
-	cfg.MaxUnfinishedRuns = f.maxQueued
-	defaultProvider := ""
-	if providers != nil {
-		defaultProvider = providers.Default()
-	}
-	metrics, err := newMetrics(cfg, defaultProvider)
+	p.cfg.NoWorker, p.cfg.MaxUnfinishedRuns = f.noWorker, f.maxQueued
+	eng, err := engine.New(store, p.cfg)
 	if err != nil {
 		return internalError(stderr, err)
 	}
-	eng, err := engine.New(store, cfg)
-	if err != nil {
-		return internalError(stderr, err)
-	}
-	metrics.eng.Store(eng)
+	p.metrics.eng.Store(eng)
 	api, err := httpapi.New(&httpapi.Config{
-		Engine: eng, Store: store, Workflows: workflows, Registry: reg, Limits: opts.Limits,
-		Token: token, MetricsPublic: f.metricsPublic, Metrics: metrics.handler,
-		MaxBodyBytes: f.maxBody, Logger: logger,
+		Engine: eng, Store: store, Workflows: workflows, Registry: p.reg, Limits: p.opts.Limits,
+		Token: token, MetricsPublic: f.metricsPublic, Metrics: p.metrics.handler,
+		MaxBodyBytes: f.maxBody, Logger: p.logger,
 	})
 	if err != nil {
 		eng.Close()
@@ -194,20 +137,15 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		return usagef("--addr %s: %v", f.addr, err)
 	}
 	srv := httpapi.NewHTTPServer(api)
-	fmt.Fprintf(cmd.OutOrStdout(), "weft: serving http://%s (store %s, %d unfinished runs resumed)\n", ln.Addr(), f.store, len(unfinished))
-	logger.Info("serving", "addr", ln.Addr().String(), "store", f.store, "unfinished_runs", len(unfinished), "auth", token != "")
+	fmt.Fprintf(cmd.OutOrStdout(), "weft: serving http://%s (store %s, %d unfinished runs resumed)\n", ln.Addr(), redacted(f.store), len(unfinished))
+	p.logger.Info("serving", "addr", ln.Addr().String(), "store", redacted(f.store), "unfinished_runs", len(unfinished), "auth", token != "")
 
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
-		if err != nil {
-			return usagef("--cpuprofile: %v", err)
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return usagef("--cpuprofile: %v", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := f.profile()
+	if err != nil {
+		eng.Close()
+		return err
 	}
+	defer stopProfile()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -216,17 +154,13 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	}
 	// Stop taking requests, end event streams, then let the steps in
 	// flight finish within the grace period.
-	logger.Info("shutting down", "grace", f.grace.String())
+	p.logger.Info("shutting down", "grace", f.grace.String())
 	api.Close()
 	httpCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	srv.Shutdown(httpCtx)
 	cancel()
-	graceCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.grace)
-	defer cancel()
-	if serr := eng.Shutdown(graceCtx); serr != nil {
-		logger.Warn("steps still running at the end of the grace period were stopped; they run again on the next start", "err", serr)
-	}
-	logger.Info("stopped")
+	p.drain(ctx, eng, f.grace)
+	p.logger.Info("stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return internalError(stderr, err)
 	}

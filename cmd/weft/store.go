@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/inmem"
+	"github.com/weft-dev/weft/postgres"
 	"github.com/weft-dev/weft/sqlite"
 )
 
@@ -19,11 +22,14 @@ const envStore = "WEFT_STORE"
 // resume) within seconds; heartbeats renew it every third.
 const durableLease = 4 * time.Second
 
-// openStore opens the store named by spec: "memory" (nothing kept) or
-// "sqlite:PATH" (a database file, created when missing). It returns the
-// store, a function that closes it, and whether it is durable. A malformed
-// spec is a usage error; a database that cannot be opened is an error that
-// says why.
+// openStore opens the store named by spec: "memory" (nothing kept),
+// "sqlite:PATH" (a database file, created when missing) or a PostgreSQL
+// URL "postgres://USER@HOST:PORT/DB?..." (shared by many processes; the
+// tables live in schema weft, or in the one named by the URL's parameter
+// weft_schema). It returns the store, a function that closes it, and
+// whether it is durable. A malformed spec is a usage error; a database that
+// cannot be opened is an error that says why. Neither holds the URL's
+// password.
 func openStore(spec string) (weft.Store, func() error, bool, error) {
 	switch {
 	case spec == "" || spec == "memory":
@@ -38,8 +44,46 @@ func openStore(spec string) (weft.Store, func() error, bool, error) {
 			return nil, nil, false, &storeOpenError{err}
 		}
 		return s, s.Close, true, nil
+	case strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://"):
+		dsn, schema, err := postgresSpec(spec)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
+		if err != nil {
+			return nil, nil, false, &storeOpenError{err}
+		}
+		return s, func() error { s.Close(); return nil }, true, nil
 	}
-	return nil, nil, false, usagef("--store %q: expected memory or sqlite:PATH", spec)
+	return nil, nil, false, usagef("--store %q: expected memory, sqlite:PATH or postgres://USER@HOST/DB", redacted(spec))
+}
+
+// postgresSpec splits a PostgreSQL --store URL into the DSN pgx reads and
+// the schema of weft's tables (the parameter weft_schema, default weft).
+func postgresSpec(spec string) (dsn, schema string, err error) {
+	u, err := url.Parse(spec)
+	if err != nil || u.Host == "" {
+		return "", "", usagef("--store %s: expected a URL such as postgres://USER@HOST:5432/DB?sslmode=disable", redacted(spec))
+	}
+	q := u.Query()
+	schema = q.Get("weft_schema")
+	q.Del("weft_schema")
+	u.RawQuery = q.Encode()
+	return u.String(), schema, nil
+}
+
+// redacted returns spec with the password of a URL replaced by xxxxx, for
+// messages and logs.
+func redacted(spec string) string {
+	if u, err := url.Parse(spec); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if strings.Contains(spec, "@") {
+		return "(a store URL that could not be read)"
+	}
+	return spec
 }
 
 // storeFlag registers --store on cmd with the given default, overridden by
