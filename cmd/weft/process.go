@@ -23,6 +23,7 @@ type stepProcessFlags struct {
 	maxParallel int64
 	pools       []string
 	lease       time.Duration
+	poll        time.Duration
 	grace       time.Duration
 	outputDir   string
 	allowHosts  string
@@ -41,6 +42,7 @@ func (f *stepProcessFlags) register(cmd *cobra.Command, capFlag string) {
 	flags.Var((*positiveInt)(&f.maxParallel), capFlag, "run at most `N` steps at once in this process")
 	flags.StringArrayVar(&f.pools, "pools", nil, "cap named pools of steps in this process, `NAME=N[,NAME=N]` (repeatable), such as ai=4")
 	flags.DurationVar(&f.lease, "lease", durableLease, "lease steps for `DURATION`, renewed every third of it: a dead process's steps run again elsewhere once it expires")
+	flags.DurationVar(&f.poll, "poll", time.Second, "look for work nobody announced (expired leases, retries due, runs of processes that cannot notify) every `DURATION`")
 	flags.DurationVar(&f.grace, "grace", 30*time.Second, "on SIGTERM, let running steps finish for up to `DURATION`")
 	flags.StringVar(&f.outputDir, "output-dir", "", "root `DIR` of output steps with destination \"file\"")
 	flags.StringVar(&f.allowHosts, "allow-hosts", "", "comma-separated `LIST` of hostnames, IP addresses and CIDR blocks that webhooks may reach besides public addresses (default $"+envAllowHosts+")")
@@ -71,6 +73,9 @@ func (f *stepProcessFlags) setup(cmd *cobra.Command) (*stepProcess, error) {
 	if f.lease < 100*time.Millisecond {
 		return nil, usagef("--lease %s: expected 100ms or more", f.lease)
 	}
+	if f.poll < 10*time.Millisecond {
+		return nil, usagef("--poll %s: expected 10ms or more", f.poll)
+	}
 	pools, err := parsePools(f.pools)
 	if err != nil {
 		return nil, err
@@ -96,7 +101,7 @@ func (f *stepProcessFlags) setup(cmd *cobra.Command) (*stepProcess, error) {
 		return nil, internalError(cmd.ErrOrStderr(), err)
 	}
 	cfg := engineConfig(reg, int(f.maxParallel), opts.Limits, true)
-	cfg.Pools, cfg.Logger, cfg.LeaseDuration = pools, logger, f.lease
+	cfg.Pools, cfg.Logger, cfg.LeaseDuration, cfg.PollInterval = pools, logger, f.lease, f.poll
 	defaultProvider := ""
 	if providers != nil {
 		defaultProvider = providers.Default()
