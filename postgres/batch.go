@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync/atomic"
 
@@ -66,13 +67,14 @@ func (s *Store) do(ctx context.Context, o *op) error {
 		return err
 	}
 	o.done = make(chan struct{})
+	ops := s.queueOf(o)
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
 		return weft.ErrClosed
 	}
 	select {
-	case s.ops <- o:
+	case ops <- o:
 		s.mu.RUnlock()
 	case <-ctx.Done():
 		s.mu.RUnlock()
@@ -92,16 +94,29 @@ func (s *Store) do(ctx context.Context, o *op) error {
 	return o.err
 }
 
-// writeLoop carries out operations: each batch of those waiting in one
-// transaction.
-func (s *Store) writeLoop() {
+// queueOf returns the queue of the writer of o: the writer of its run
+// for a Finish (so that the Finish calls of a run share its transactions
+// rather than wait for each other's), the next in turn for a Claim.
+func (s *Store) queueOf(o *op) chan *op {
+	n := uint32(len(s.ops))
+	if o.finish == nil {
+		return s.ops[s.next.Add(1)%n]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(o.finish.Lease.RunID))
+	return s.ops[h.Sum32()%n]
+}
+
+// writeLoop carries out the operations of queue ops: each batch of those
+// waiting in one transaction.
+func (s *Store) writeLoop(ops chan *op) {
 	batch := make([]*op, 0, s.opts.MaxBatch)
-	for o := range s.ops {
+	for o := range ops {
 		batch = append(batch[:0], o)
 	fill:
 		for len(batch) < s.opts.MaxBatch {
 			select {
-			case o, ok := <-s.ops:
+			case o, ok := <-ops:
 				if !ok {
 					break fill
 				}
@@ -134,6 +149,8 @@ func (s *Store) runBatch(batch []*op) {
 			close(o.done)
 		}
 	}()
+	s.stats.transactions.Add(1)
+	s.stats.operations.Add(int64(len(live)))
 	if err := s.transact(live); err != nil {
 		for _, o := range live {
 			if o.err == nil || !isOpError(o.err) {
@@ -165,23 +182,26 @@ func (s *Store) transact(live []*op) (err error) {
 			t.rollback()
 		}
 	}()
-	var fins []*op
+	var (
+		fins []*op
+		qs   []*claimReq
+	)
 	for _, o := range live {
 		if o.finish != nil {
 			fins = append(fins, o)
 		}
-	}
-	ran, err := t.finishPhase(fins)
-	if err != nil {
-		return err
-	}
-	var qs []*claimReq
-	for _, o := range live {
-		if o.claim != nil && o.err == nil {
+		if o.claim != nil {
 			qs = append(qs, &claimReq{op: o, req: o.claim})
 		}
 	}
-	if err := t.claimPhase(qs); err != nil {
+	ran, plan, err := t.finishPhase(fins, qs)
+	if err != nil {
+		return err
+	}
+	// A Finish that failed claims nothing.
+	plan.qs = slices.DeleteFunc(plan.qs, func(q *claimReq) bool { return q.op.err != nil })
+	qs = plan.qs
+	if err := t.claimPhase(plan); err != nil {
 		return err
 	}
 	if err := t.commit(func() { t.queueClaimReads(qs) }); err != nil {
@@ -216,40 +236,51 @@ type finished struct {
 	ended  bool
 }
 
-// Reading what Finish operations need: their steps (with their
-// dependents), their pending dependents, and the queued steps of their
-// runs that admission may take.
+// Reading what Finish operations need, for each run ($1, by id): the steps
+// to finish (nodes $2, with their dependents), their pending dependents,
+// and the queued steps that admission may take.
 const (
-	leasedSQL = `SELECT ` + stepCols + ` FROM unnest($1::text[], $2::int[]) AS l(run_id, idx)
-		JOIN runs r ON r.id = l.run_id JOIN steps s ON s.run_seq = r.seq AND s.idx = l.idx`
-	leasedDependentsSQL = `SELECT ` + stepCols + ` FROM unnest($1::text[], $2::int[]) AS l(run_id, idx)
-		JOIN runs r ON r.id = l.run_id JOIN steps f ON f.run_seq = r.seq AND f.idx = l.idx
-		JOIN steps s ON s.run_seq = f.run_seq AND s.idx = ANY(f.dependents) WHERE s.status = 'pending'`
-	queuedOfRunsSQL = `SELECT ` + stepCols + ` FROM runs r CROSS JOIN LATERAL (SELECT * FROM steps
-			WHERE run_seq = r.seq AND status = 'queued' ORDER BY priority DESC, idx LIMIT r.max_parallel) AS s
-		WHERE r.id = ANY($1) AND r.max_parallel > 0`
+	leasedSQL = `SELECT ` + stepCols + ` FROM steps s
+		WHERE s.key = ANY(ARRAY(SELECT ((SELECT seq FROM runs WHERE id = $1) << 32) + i FROM unnest($2::int[]) AS i))`
+	leasedDependentsSQL = `SELECT ` + stepCols + ` FROM steps s
+		WHERE s.key = ANY(ARRAY(SELECT (f.run_seq << 32) + d FROM steps f, unnest(f.dependents) AS d
+			WHERE f.key = ANY(ARRAY(SELECT ((SELECT seq FROM runs WHERE id = $1) << 32) + i FROM unnest($2::int[]) AS i))))
+		AND s.status = 'pending'`
+	queuedOfRunSQL = `SELECT ` + stepCols + ` FROM steps s
+		WHERE s.run_seq = (SELECT seq FROM runs WHERE id = $1) AND s.status = 'queued'
+		ORDER BY s.priority DESC, s.idx LIMIT (SELECT max_parallel FROM runs WHERE id = $1)`
 )
 
 // finishPhase records the outcomes of Finish operations, in order: it
-// locks their runs, reads their steps, records each (an operation that
+// locks their runs, reads their steps (and what serving the claim requests
+// qs needs: see prefetchClaims), records each (an operation that
 // fails on its own account gets its error in o.err), admits queued steps
 // where room was made, and ends the runs whose steps are all done.
-func (t *txn) finishPhase(ops []*op) (map[*op]finished, error) {
+func (t *txn) finishPhase(ops []*op, qs []*claimReq) (map[*op]finished, *claimPlan, error) {
 	if len(ops) == 0 {
-		return nil, nil
+		plan := t.prefetchClaims(qs, nil)
+		if err := t.send(); err != nil {
+			return nil, nil, fmt.Errorf("find ready steps: %w", err)
+		}
+		return nil, plan, nil
 	}
 	ids := make([]string, len(ops))
 	idxs := make([]int32, len(ops))
+	byRun := make(map[string][]int32)
 	for k, o := range ops {
 		ids[k], idxs[k] = o.finish.Lease.RunID, o.finish.Lease.Index
+		byRun[ids[k]] = append(byRun[ids[k]], idxs[k])
 	}
 	unique := slices.Compact(slices.Sorted(slices.Values(ids)))
 	t.lockRuns(lockRunsByIDSQL, unique)
-	t.queue(leasedSQL, ids, idxs).Query(t.addSteps)
-	t.queue(leasedDependentsSQL, ids, idxs).Query(t.addSteps)
-	t.queue(queuedOfRunsSQL, unique).Query(t.addSteps)
+	for _, id := range unique {
+		t.queue(leasedSQL, id, byRun[id]).Query(t.addSteps)
+		t.queue(leasedDependentsSQL, id, byRun[id]).Query(t.addSteps)
+		t.queue(queuedOfRunSQL, id).Query(t.addSteps)
+	}
+	plan := t.prefetchClaims(qs, unique)
 	if err := t.send(); err != nil {
-		return nil, fmt.Errorf("read the steps to finish: %w", err)
+		return nil, nil, fmt.Errorf("read the steps to finish: %w", err)
 	}
 	for _, r := range t.runs {
 		r.queuedLoaded = r.maxParallel > 0
@@ -273,7 +304,7 @@ func (t *txn) finishPhase(ops []*op) (map[*op]finished, error) {
 		t.current = nil
 		if err != nil {
 			if !isOpError(err) {
-				return nil, err
+				return nil, nil, err
 			}
 			o.err = err
 			continue
@@ -284,11 +315,11 @@ func (t *txn) finishPhase(ops []*op) (map[*op]finished, error) {
 	}
 	for _, r := range t.runs {
 		if err := t.admit(r); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := t.endRuns(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ran, nil
+	return ran, plan, nil
 }

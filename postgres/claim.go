@@ -27,11 +27,65 @@ type claimReq struct {
 
 func (q *claimReq) full() bool { return len(q.claims) >= q.req.Max }
 
-// readyList is a run's ready steps as a transaction reads them, in claim
-// order, a page at a time.
+// readyList is the ready steps of a run that a transaction knows, in
+// claim order: those it read from the database, a page at a time, and
+// those it made ready itself.
 type readyList struct {
 	steps []*stepState
-	more  bool // the last page read was full: there may be more
+	has   map[int32]bool
+	read  bool      // a page was read from the database: bound is set
+	more  bool      // the database may hold more ready steps after bound
+	bound stepOrder // the last step read from the database
+}
+
+// stepOrder is a step's place in claim order: highest priority first, then
+// lowest node index.
+type stepOrder struct {
+	prio int32
+	idx  int32
+}
+
+func orderOf(st *stepState) stepOrder { return stepOrder{st.priority, st.idx} }
+
+// before reports whether a comes before b in claim order.
+func (a stepOrder) before(b stepOrder) bool {
+	return a.prio > b.prio || (a.prio == b.prio && a.idx < b.idx)
+}
+
+// add adds st unless the list has it.
+func (l *readyList) add(st *stepState) {
+	if l.has == nil {
+		l.has = make(map[int32]bool)
+	}
+	if !l.has[st.idx] {
+		l.has[st.idx] = true
+		l.steps = append(l.steps, st)
+	}
+}
+
+// absorb adds the steps of run r that the transaction has ready, and puts
+// the list in claim order.
+func (l *readyList) absorb(r *runState) {
+	for _, st := range r.steps {
+		if st != nil && st.status == weft.StepReady {
+			l.add(st)
+		}
+	}
+	slices.SortFunc(l.steps, func(a, b *stepState) int {
+		switch oa, ob := orderOf(a), orderOf(b); {
+		case oa.before(ob):
+			return -1
+		case ob.before(oa):
+			return 1
+		}
+		return 0
+	})
+}
+
+// usable reports whether the k-th step of the list may be claimed now:
+// no step the database holds, not read yet, comes before it.
+func (l *readyList) usable(k int) bool {
+	return k < len(l.steps) && (!l.more || !l.bound.before(orderOf(l.steps[k])))
 }
 
 const (
@@ -45,77 +99,104 @@ const (
 	SELECT seq FROM q WHERE seq IS NOT NULL LIMIT $2`
 	// The runs that have steps whose retry delay is over.
 	dueRunsSQL = `SELECT DISTINCT run_seq FROM steps WHERE status = 'retrying' AND retry_at <= $1`
-	// The first ready steps of some runs, with their dependencies.
-	readyOfRunsSQL = `SELECT ` + stepCols + `, s.deps FROM unnest($1::bigint[]) AS h(seq)
-		CROSS JOIN LATERAL (SELECT * FROM steps WHERE run_seq = h.seq AND status = 'ready'
-			ORDER BY priority DESC, idx LIMIT $2) AS s`
+	// The first ready steps of a run (by id).
+	readyOfRunSQL = `SELECT ` + stepCols + ` FROM steps s
+		WHERE s.run_seq = (SELECT seq FROM runs WHERE id = $1) AND s.status = 'ready'
+		ORDER BY s.priority DESC, s.idx LIMIT $2`
 	// The ready steps of a run that come after (priority $2, node $3).
-	readyAfterSQL = `SELECT ` + stepCols + `, s.deps FROM steps s WHERE s.run_seq = $1 AND s.status = 'ready'
+	readyAfterSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.run_seq = $1 AND s.status = 'ready'
 		AND (s.priority < $2::bigint OR (s.priority = $2::bigint AND s.idx > $3))
 		ORDER BY s.priority DESC, s.idx LIMIT $4`
 	// The steps of a run whose retry delay is over.
 	dueOfRunSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.run_seq = $1 AND s.status = 'retrying' AND s.retry_at <= $2`
 	// When the next step waiting out a retry delay is due.
 	nextAtSQL = `SELECT min(retry_at) FROM steps WHERE status = 'retrying'`
-	// The results of dependencies, for claims: $3 numbers them.
-	depResultsSQL = `SELECT l.k, d.step_id, d.status, d.attempts, d.output, d.error_code, d.error_message
-		FROM unnest($1::bigint[], $2::int[], $3::int[]) AS l(run_seq, idx, k)
-		JOIN steps d ON d.run_seq = l.run_seq AND d.idx = l.idx`
+	// The results of the dependencies of some steps (by key), with the
+	// place of each in its step's dependencies (from 1).
+	depResultsSQL = `SELECT c.key, u.ord, d.step_id, d.status, d.attempts, d.output, d.error_code, d.error_message
+		FROM steps c CROSS JOIN LATERAL unnest(c.deps) WITH ORDINALITY AS u(dep, ord)
+		CROSS JOIN LATERAL (SELECT * FROM steps WHERE key = (c.run_seq << 32) + u.dep) AS d
+		WHERE c.key = ANY($1)`
 )
 
 // claimSlack is how many more candidates than asked for a transaction
 // reads at once, for those Admit refuses.
 const claimSlack = 8
 
-// claimPhase serves the claim requests qs, in order: each takes ready
+// claimPlan is what a transaction reads, in its first round trip, to serve
+// its claim requests.
+type claimPlan struct {
+	qs        []*claimReq
+	demand    int
+	limit     int
+	now       time.Time
+	readyRuns []int64               // runs with ready steps, oldest first
+	due       []int64               // runs with steps whose retry delay is over
+	held      map[string]*readyList // the ready steps of the runs locked in the same round trip, by id
+}
+
+// prefetchClaims queues, for the transaction's first round trip, what
+// serving qs needs: the runs with ready steps, those with retries due,
+// and the ready steps of the runs held (the runs of ids, locked earlier in
+// the same round trip).
+func (t *txn) prefetchClaims(qs []*claimReq, ids []string) *claimPlan {
+	p := &claimPlan{qs: qs, held: make(map[string]*readyList)}
+	if len(qs) == 0 {
+		return p
+	}
+	for _, q := range qs {
+		p.demand += max(q.req.Max, 0)
+		if q.req.Now.After(p.now) {
+			p.now = q.req.Now
+		}
+	}
+	p.limit = p.demand + claimSlack
+	if p.demand > 0 {
+		t.queue(readyRunsSQL, int64(0), p.limit).Query(collectInt64(&p.readyRuns))
+		for _, id := range ids {
+			l := &readyList{}
+			p.held[id] = l
+			t.queue(readyOfRunSQL, id, p.limit).Query(t.collectReady(l, p.limit))
+		}
+	}
+	t.queue(dueRunsSQL, p.now).Query(collectInt64(&p.due))
+	return p
+}
+
+// claimPhase serves the claim requests of p, in order: each takes ready
 // steps, oldest run first, asking its Admit about each; steps refused stay
 // ready for the next request. Runs this transaction has not locked are
 // locked on the way: waiting for those created after every run it holds,
 // skipping the others if another transaction holds them (so transactions
 // never wait for each other in a cycle).
-func (t *txn) claimPhase(qs []*claimReq) error {
-	if len(qs) == 0 {
+func (t *txn) claimPhase(p *claimPlan) error {
+	if len(p.qs) == 0 || p.demand == 0 {
 		return nil
 	}
-	demand := 0
-	var now time.Time
-	for _, q := range qs {
-		demand += max(q.req.Max, 0)
-		if q.req.Now.After(now) {
-			now = q.req.Now
-		}
-	}
-	limit := demand + claimSlack
 	lists := make(map[int64]*readyList)
-	var readyRuns, due []int64
-	t.flush()
-	if demand > 0 {
-		t.queue(readyRunsSQL, int64(0), limit).Query(collectInt64(&readyRuns))
-		if held := t.heldSeqs(); len(held) > 0 {
-			for _, seq := range held {
-				lists[seq] = &readyList{}
-			}
-			t.queue(readyOfRunsSQL, held, limit).Query(t.collectReady(lists, limit))
-		}
-	}
-	t.queue(dueRunsSQL, now).Query(collectInt64(&due))
-	if err := t.send(); err != nil {
-		return fmt.Errorf("find ready steps: %w", err)
-	}
-	for _, l := range lists {
-		l.more = len(l.steps) == limit
-	}
-	if demand == 0 {
-		return nil
-	}
-	isDue := make(map[int64]bool, len(due))
-	for _, seq := range due {
+	isDue := make(map[int64]bool)
+	for _, seq := range p.due {
 		isDue[seq] = true
 	}
-	cands := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(readyRuns), due...))))
-	moreRuns := len(readyRuns) == limit
+	cands := slices.Clone(p.readyRuns)
+	for seq, r := range t.runs {
+		l := p.held[r.id]
+		if l == nil {
+			l = &readyList{}
+		}
+		l.absorb(r)
+		lists[seq] = l
+		cands = append(cands, seq)
+		for _, st := range r.steps {
+			if st != nil && st.status == weft.StepRetrying && !st.retryAt.After(p.now) {
+				isDue[seq] = true
+			}
+		}
+	}
+	cands = slices.Compact(slices.Sorted(slices.Values(append(cands, p.due...))))
+	moreRuns := len(p.readyRuns) == p.limit
 	done := func() bool {
-		for _, q := range qs {
+		for _, q := range p.qs {
 			if !q.full() {
 				return false
 			}
@@ -126,7 +207,7 @@ func (t *txn) claimPhase(qs []*claimReq) error {
 		var last int64
 		for _, seq := range cands {
 			last = seq
-			r, err := t.acquire(seq, lists, limit)
+			r, err := t.acquire(seq, lists, p.limit)
 			if err != nil {
 				return err
 			}
@@ -135,11 +216,11 @@ func (t *txn) claimPhase(qs []*claimReq) error {
 			}
 			if isDue[seq] {
 				delete(isDue, seq)
-				if err := t.promote(r, now, lists, limit); err != nil {
+				if err := t.promote(r, p.now, lists[seq]); err != nil {
 					return err
 				}
 			}
-			if err := t.serve(r, lists[seq], qs, limit); err != nil {
+			if err := t.serve(r, lists[seq], p.qs, p.limit); err != nil {
 				return err
 			}
 			if done() {
@@ -149,23 +230,14 @@ func (t *txn) claimPhase(qs []*claimReq) error {
 		if !moreRuns {
 			return nil
 		}
-		readyRuns = readyRuns[:0]
-		t.queue(readyRunsSQL, last, limit).Query(collectInt64(&readyRuns))
+		var next []int64
+		t.queue(readyRunsSQL, last, p.limit).Query(collectInt64(&next))
 		if err := t.send(); err != nil {
 			return fmt.Errorf("find ready steps: %w", err)
 		}
-		cands, moreRuns = readyRuns, len(readyRuns) == limit
+		cands, moreRuns = next, len(next) == p.limit
 	}
 	return nil
-}
-
-// heldSeqs returns the seqs of the runs the transaction holds.
-func (t *txn) heldSeqs() []int64 {
-	seqs := make([]int64, 0, len(t.runs))
-	for seq := range t.runs {
-		seqs = append(seqs, seq)
-	}
-	return seqs
 }
 
 // collectInt64 is a callback that appends a query's one int64 column to
@@ -183,30 +255,25 @@ func collectInt64(dst *[]int64) func(pgx.Rows) error {
 	}
 }
 
-// collectReady is a callback that appends the ready steps a query read
-// (stepCols and deps) to their runs' lists, as the transaction has them.
-func (t *txn) collectReady(lists map[int64]*readyList, limit int) func(pgx.Rows) error {
+// collectReady is a callback that adds the ready steps a query read (in
+// claim order, at most limit) to l, as the transaction has them, and moves
+// l's bound past them.
+func (t *txn) collectReady(l *readyList, limit int) func(pgx.Rows) error {
 	return func(rows pgx.Rows) error {
+		n := 0
 		for rows.Next() {
-			var deps []int32
-			seq, st, err := scanStep(rows, &deps)
+			seq, st, err := scanStep(rows)
 			if err != nil {
 				return err
 			}
-			st.deps = deps
+			n++
+			l.read, l.bound = true, orderOf(st)
 			if st = t.addStep(seq, st); st == nil {
 				continue // a run not locked
 			}
-			if st.deps == nil {
-				st.deps = deps
-			}
-			l := lists[seq]
-			if l == nil {
-				l = &readyList{}
-				lists[seq] = l
-			}
-			l.steps = append(l.steps, st)
+			l.add(st)
 		}
+		l.more = n == limit
 		return rows.Err()
 	}
 }
@@ -215,9 +282,6 @@ func (t *txn) collectReady(lists map[int64]*readyList, limit int) func(pgx.Rows)
 // when another transaction holds it and this one may not wait for it.
 func (t *txn) acquire(seq int64, lists map[int64]*readyList, limit int) (*runState, error) {
 	if r := t.runs[seq]; r != nil {
-		if lists[seq] == nil {
-			lists[seq] = &readyList{}
-		}
 		return r, nil
 	}
 	if seq > t.maxHeld {
@@ -225,61 +289,54 @@ func (t *txn) acquire(seq int64, lists map[int64]*readyList, limit int) (*runSta
 	} else {
 		t.lockRuns(lockRunSkipSQL, seq)
 	}
-	t.readyPage(seq, lists, limit)
+	l := &readyList{}
+	lists[seq] = l
+	t.readyPage(seq, l, limit)
 	if err := t.send(); err != nil {
 		return nil, fmt.Errorf("lock run %d: %w", seq, err)
 	}
-	return t.runs[seq], nil
+	r := t.runs[seq]
+	if r != nil {
+		l.absorb(r)
+	}
+	return r, nil
 }
 
-// readyPage queues the read of the next page of run seq's ready steps.
-func (t *txn) readyPage(seq int64, lists map[int64]*readyList, limit int) {
-	l := lists[seq]
-	if l == nil {
-		l = &readyList{}
-		lists[seq] = l
-	}
+// readyPage queues the read of the next page of run seq's ready steps into
+// l (the first page when l has none).
+func (t *txn) readyPage(seq int64, l *readyList, limit int) {
 	prio, idx := int64(math.MaxInt32)+1, int32(-1)
-	if n := len(l.steps); n > 0 {
-		prio, idx = int64(l.steps[n-1].priority), l.steps[n-1].idx
+	if l.read {
+		prio, idx = int64(l.bound.prio), l.bound.idx
 	}
-	before := len(l.steps)
-	read := t.collectReady(lists, limit)
-	t.queue(readyAfterSQL, seq, prio, idx, limit).Query(func(rows pgx.Rows) error {
-		if err := read(rows); err != nil {
-			return err
-		}
-		l.more = len(l.steps)-before == limit
-		return nil
-	})
+	t.queue(readyAfterSQL, seq, prio, idx, limit).Query(t.collectReady(l, limit))
 }
 
 // promote makes the steps of run r whose retry delay is over claimable
-// again (ready, or queued for admission), and reads its ready steps
-// afresh.
-func (t *txn) promote(r *runState, now time.Time, lists map[int64]*readyList, limit int) error {
-	var due []*stepState
-	t.flush()
+// again (ready, or queued for admission) and adds those that are ready to
+// l.
+func (t *txn) promote(r *runState, now time.Time, l *readyList) error {
 	t.queue(dueOfRunSQL, r.seq, now).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			seq, st, err := scanStep(rows)
 			if err != nil {
 				return err
 			}
-			if st = t.addStep(seq, st); st != nil {
-				due = append(due, st)
-			}
+			t.addStep(seq, st)
 		}
 		return rows.Err()
 	})
 	if err := t.send(); err != nil {
 		return fmt.Errorf("read the due retries of run %s: %w", r.id, err)
 	}
+	var due []*stepState
+	for _, st := range r.steps {
+		if st != nil && st.status == weft.StepRetrying && !st.retryAt.After(now) {
+			due = append(due, st)
+		}
+	}
 	slices.SortFunc(due, func(a, b *stepState) int { return int(a.idx - b.idx) })
 	for _, st := range due {
-		if st.status != weft.StepRetrying || st.retryAt.After(now) {
-			continue
-		}
 		st.readyAt, st.retryAt = st.retryAt, time.Time{}
 		if r.maxParallel > 0 {
 			t.move(r, st, stepQueued)
@@ -290,12 +347,7 @@ func (t *txn) promote(r *runState, now time.Time, lists map[int64]*readyList, li
 	if err := t.admit(r); err != nil {
 		return err
 	}
-	lists[r.seq] = &readyList{}
-	t.flush()
-	t.readyPage(r.seq, lists, limit)
-	if err := t.send(); err != nil {
-		return fmt.Errorf("read the ready steps of run %s: %w", r.id, err)
-	}
+	l.absorb(r)
 	return nil
 }
 
@@ -303,17 +355,18 @@ func (t *txn) promote(r *runState, now time.Time, lists map[int64]*readyList, li
 func (t *txn) serve(r *runState, l *readyList, qs []*claimReq, limit int) error {
 	for _, q := range qs {
 		for k := 0; !q.full(); k++ {
-			if k == len(l.steps) {
+			for !l.usable(k) {
 				if !l.more {
 					break
 				}
-				t.readyPage(r.seq, map[int64]*readyList{r.seq: l}, limit)
+				t.readyPage(r.seq, l, limit)
 				if err := t.send(); err != nil {
 					return fmt.Errorf("read the ready steps of run %s: %w", r.id, err)
 				}
-				if k == len(l.steps) {
-					break
-				}
+				l.absorb(r)
+			}
+			if !l.usable(k) {
+				break
 			}
 			st := l.steps[k]
 			if st.status != weft.StepReady {
@@ -375,45 +428,40 @@ func (t *txn) queueClaimReads(qs []*claimReq) {
 	if len(qs) == 0 {
 		return
 	}
-	var (
-		slots []*weft.StepResult
-		seqs  []int64
-		idxs  []int32
-		ks    []int32
-	)
+	claims := make(map[int64]*weft.Claim)
+	var keys []int64
 	for _, q := range qs {
 		for k, c := range q.claims {
-			deps := q.steps[k].deps
-			if len(deps) == 0 {
+			st := q.steps[k]
+			if st.counts.Total == 0 {
 				continue
 			}
-			c.Deps = make([]weft.StepResult, len(deps))
-			for j, d := range deps {
-				ks = append(ks, int32(len(slots)))
-				slots = append(slots, &c.Deps[j])
-				seqs, idxs = append(seqs, q.runs[k].seq), append(idxs, d)
-			}
+			c.Deps = make([]weft.StepResult, st.counts.Total)
+			key := stepKey(q.runs[k].seq, st.idx)
+			claims[key] = c
+			keys = append(keys, key)
 		}
 	}
-	if len(slots) > 0 {
-		t.queue(depResultsSQL, seqs, idxs, ks).Query(func(rows pgx.Rows) error {
+	if len(keys) > 0 {
+		t.queue(depResultsSQL, keys).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var (
-					k               int32
+					key, ord        int64
 					res             weft.StepResult
 					status          string
 					attempts        int32
 					out             []byte
 					errCode, errMsg pgtype.Text
 				)
-				if err := rows.Scan(&k, &res.StepID, &status, &attempts, &out, &errCode, &errMsg); err != nil {
+				if err := rows.Scan(&key, &ord, &res.StepID, &status, &attempts, &out, &errCode, &errMsg); err != nil {
 					return err
 				}
-				if k < 0 || int(k) >= len(slots) {
-					return fmt.Errorf("dependency result %d of %d", k, len(slots))
+				c := claims[key]
+				if c == nil || ord < 1 || int(ord) > len(c.Deps) {
+					return fmt.Errorf("dependency %d of step key %d: no such claim or dependency", ord, key)
 				}
 				res.Status, res.Attempts, res.Output, res.Error = reported(weft.StepStatus(status)), int(attempts), rawJSON(out), errorInfo(errCode, errMsg)
-				*slots[k] = res
+				c.Deps[ord-1] = res
 			}
 			return rows.Err()
 		})

@@ -74,16 +74,16 @@ func (t *txn) commitRecord(r *runState) (*weft.Run, error) {
 	return rec.run(), nil
 }
 
-// cancelStepsSQL cancels the steps of run $1 not yet done, with reason $2
+// cancelStepsSQL cancels the steps of a run (keys $1 to $4) not yet done, with reason $2
 // at $3 (a running step's run time counts until then), and returns them
 // with the status they had.
 const cancelStepsSQL = `UPDATE steps s SET status = 'canceled', reason = $2, finished_at = $3::timestamptz,
 		worker = '', lease_until = NULL,
 		run_time = s.run_time + CASE WHEN o.status = 'running' AND $3::timestamptz > s.started_at
 			THEN (EXTRACT(EPOCH FROM ($3::timestamptz - s.started_at)) * 1000000)::bigint * 1000 ELSE 0 END
-	FROM (SELECT idx, status FROM steps
-		WHERE run_seq = $1 AND status NOT IN ('succeeded', 'failed', 'skipped', 'canceled')) AS o
-	WHERE s.run_seq = $1 AND s.idx = o.idx
+	FROM (SELECT key, status FROM steps
+		WHERE key >= $1 AND key < $4 AND status NOT IN ('succeeded', 'failed', 'skipped', 'canceled')) AS o
+	WHERE s.key >= $1 AND s.key < $4 AND s.key = o.key
 	RETURNING s.idx, s.step_id, o.status, s.attempts`
 
 // CancelRun ends a run; see weft.Store.
@@ -113,7 +113,8 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 			attempts int32
 		}
 		var steps []canceled
-		t.queue(cancelStepsSQL, r.seq, text(reason), c.Now).Query(func(rows pgx.Rows) error {
+		lo, hi := runKeys(r.seq)
+		t.queue(cancelStepsSQL, lo, text(reason), c.Now, hi).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var cs canceled
 				var was string
@@ -152,16 +153,17 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 	return run, nil
 }
 
-// resetStepsSQL puts the failed, skipped and canceled steps of run $1
+// resetStepsSQL puts the failed, skipped and canceled steps of a run (keys
+// $1 to $2)
 // back to pending, their dependency counters recomputed from the current
 // statuses (only succeeded dependencies count: the others are reset too),
 // and returns them.
 const resetStepsSQL = `UPDATE steps s SET status = 'pending', reason = '', error_code = NULL, error_message = NULL,
 		finished_at = NULL, ready_at = NULL, retry_at = NULL, worker = '', lease_until = NULL,
 		deps_succeeded = (SELECT count(*) FROM steps d
-			WHERE d.run_seq = s.run_seq AND d.idx = ANY(s.deps) AND d.status = 'succeeded'),
+			WHERE d.key = ANY(ARRAY(SELECT (s.run_seq << 32) + i FROM unnest(s.deps) AS i)) AND d.status = 'succeeded'),
 		deps_failed = 0, deps_skipped = 0, deps_canceled = 0, deps_skipped_for_failure = 0
-	WHERE s.run_seq = $1 AND s.status IN ('failed', 'skipped', 'canceled')
+	WHERE s.key >= $1 AND s.key < $2 AND s.status IN ('failed', 'skipped', 'canceled')
 	RETURNING s.idx`
 
 // RetryRun runs a failed or canceled run again; see weft.Store.
@@ -180,7 +182,8 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 			t.queue(`UPDATE run_docs SET workflow = $2 WHERE run_seq = $1`, r.seq, []byte(rr.Workflow))
 		}
 		var reset []int32
-		t.queue(resetStepsSQL, r.seq).Query(func(rows pgx.Rows) error {
+		lo, hi := runKeys(r.seq)
+		t.queue(resetStepsSQL, lo, hi).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var i int32
 				if err := rows.Scan(&i); err != nil {
@@ -191,7 +194,7 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 			return rows.Err()
 		})
 		// Every pending step, the ones just reset among them.
-		t.queue(allPendingSQL, r.seq).Query(t.addSteps)
+		t.queue(allPendingSQL, lo, hi).Query(t.addSteps)
 		if err := t.send(); err != nil {
 			return fmt.Errorf("reset the steps: %w", err)
 		}
@@ -232,7 +235,8 @@ const (
 		WHERE run_seq = ANY($1) AND status = 'running' AND lease_until <= $2
 		RETURNING run_seq),
 	counts AS (SELECT run_seq, count(*)::int AS n FROM moved GROUP BY run_seq),
-	runs_changed AS (UPDATE runs r SET running = r.running - c.n, ready = r.ready + c.n FROM counts c WHERE r.seq = c.run_seq)
+	runs_changed AS (UPDATE runs r SET running = r.running - c.n, ready = r.ready + c.n FROM counts c
+		WHERE r.seq = ANY($1) AND r.seq = c.run_seq)
 	SELECT coalesce(sum(n), 0)::int FROM counts`
 )
 
@@ -266,23 +270,20 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time) (int, error) 
 	return n, nil
 }
 
-// heartbeatSQL extends to $5 the leases $1-$4 (run, step, attempt,
-// worker) that are still held, skipping the steps another transaction is
-// changing (an outcome being recorded, a run being canceled), and returns
-// the ordinals of those held.
-const heartbeatSQL = `WITH l AS (
-		SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS l(run_id, step_id, attempt, worker, k)),
-	held AS (
-		SELECT l.k, l.attempt, l.worker, s.run_seq, s.idx FROM l JOIN runs r ON r.id = l.run_id
-		JOIN steps s ON s.run_seq = r.seq AND s.step_id = l.step_id
-		WHERE s.status = 'running' AND s.attempts = l.attempt AND s.worker = l.worker),
+// heartbeatSQL extends to $5 the lease $1-$4 (run, step, attempt, worker)
+// if it is still held, unless another transaction is changing its step
+// (an outcome being recorded, a run being canceled), and returns whether
+// it is held.
+const heartbeatSQL = `WITH cur AS (
+		SELECT s.key FROM steps s
+		WHERE s.step_id = $2 AND s.run_seq = (SELECT seq FROM runs WHERE id = $1)
+		AND s.status = 'running' AND s.attempts = $3 AND s.worker = $4),
 	locked AS (
-		SELECT h.run_seq, h.idx, h.attempt, h.worker FROM steps s JOIN held h ON s.run_seq = h.run_seq AND s.idx = h.idx
-		FOR UPDATE OF s SKIP LOCKED),
+		SELECT s.ctid FROM steps s WHERE s.key = (SELECT key FROM cur) FOR UPDATE SKIP LOCKED),
 	extended AS (
-		UPDATE steps s SET lease_until = $5 FROM locked k
-		WHERE s.run_seq = k.run_seq AND s.idx = k.idx AND s.status = 'running' AND s.attempts = k.attempt AND s.worker = k.worker)
-	SELECT k FROM held`
+		UPDATE steps s SET lease_until = $5 WHERE s.ctid = (SELECT ctid FROM locked)
+		AND s.status = 'running' AND s.attempts = $3 AND s.worker = $4)
+	SELECT count(*) FROM cur`
 
 // Heartbeat extends leases; see weft.Store. It never waits for a lock: a
 // lease whose step another transaction is changing is neither extended
@@ -291,24 +292,18 @@ func (s *Store) Heartbeat(ctx context.Context, leases []weft.Lease, until time.T
 	if len(leases) == 0 {
 		return nil, nil
 	}
-	runIDs, stepIDs := make([]string, len(leases)), make([]string, len(leases))
-	attempts, workers := make([]int32, len(leases)), make([]string, len(leases))
-	for k, l := range leases {
-		runIDs[k], stepIDs[k], attempts[k], workers[k] = l.RunID, l.StepID, int32(l.Attempt), l.Worker
-	}
 	held := make([]bool, len(leases))
 	err := s.read(ctx, "heartbeat", func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, heartbeatSQL, runIDs, stepIDs, attempts, workers, until)
-		if err != nil {
-			return err
+		b := &pgx.Batch{}
+		for k, l := range leases {
+			b.Queue(heartbeatSQL, l.RunID, l.StepID, l.Attempt, l.Worker, until).QueryRow(func(row pgx.Row) error {
+				var n int64
+				err := row.Scan(&n)
+				held[k] = n > 0
+				return err
+			})
 		}
-		ks, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		for _, k := range ks {
-			if k >= 1 && int(k) <= len(held) {
-				held[k-1] = true
-			}
-		}
-		return err
+		return c.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, err

@@ -34,9 +34,9 @@ const (
 	// too: their dependencies and dependents are slices of two flat
 	// arrays.
 	createStepsSQL = createRunSQL + `,
-	s AS (INSERT INTO steps (run_seq, idx, step_id, type, pool, priority, trigger, sink, deps, dependents,
+	s AS (INSERT INTO steps (key, run_seq, idx, step_id, type, pool, priority, trigger, sink, deps, dependents,
 			deps_total, status, ready_at)
-		SELECT r.seq, u.idx, u.step_id, u.type, u.pool, u.priority, u.trigger, u.sink,
+		SELECT (r.seq << 32) + u.idx, r.seq, u.idx, u.step_id, u.type, u.pool, u.priority, u.trigger, u.sink,
 			($13::int[])[u.dep_lo + 1 : u.dep_hi], ($14::int[])[u.dnt_lo + 1 : u.dnt_hi],
 			u.dep_hi - u.dep_lo, u.status, u.ready_at
 		FROM r, unnest($15::int[], $16::text[], $17::text[], $18::text[], $19::int[], $20::text[], $21::bool[],
@@ -48,7 +48,7 @@ const (
 )
 
 // stepColumnNames are the columns COPY writes, in the order of copyRow.
-var stepColumnNames = []string{"run_seq", "idx", "step_id", "type", "pool", "priority", "trigger", "sink",
+var stepColumnNames = []string{"key", "run_seq", "idx", "step_id", "type", "pool", "priority", "trigger", "sink",
 	"deps", "dependents", "deps_total", "status", "ready_at"}
 
 // CreateRun stores a new run; see weft.Store. Concurrent calls with one
@@ -224,10 +224,10 @@ func (p *plan) copySource(seq int64) pgx.CopyFromSource {
 			return nil, nil
 		}
 		row := make([]any, len(stepColumnNames))
-		row[0], row[1], row[2], row[3], row[4] = seq, p.idx[k], p.stepID[k], p.typ[k], p.pool[k]
-		row[5], row[6], row[7] = p.priority[k], p.trigger[k], p.sink[k]
-		row[8], row[9] = p.deps[p.depLo[k]:p.depHi[k]], p.dnts[p.dntLo[k]:p.dntHi[k]]
-		row[10], row[11], row[12] = p.depHi[k]-p.depLo[k], p.status[k], p.readyAt[k]
+		row[0], row[1], row[2], row[3], row[4] = stepKey(seq, p.idx[k]), seq, p.idx[k], p.stepID[k], p.typ[k]
+		row[5], row[6], row[7], row[8] = p.pool[k], p.priority[k], p.trigger[k], p.sink[k]
+		row[9], row[10] = p.deps[p.depLo[k]:p.depHi[k]], p.dnts[p.dntLo[k]:p.dntHi[k]]
+		row[11], row[12], row[13] = p.depHi[k]-p.depLo[k], p.status[k], p.readyAt[k]
 		return row, nil
 	})
 }

@@ -150,7 +150,8 @@ func (s *Store) Steps(ctx context.Context, runID string) ([]*weft.StepRun, error
 	var out []*weft.StepRun
 	err := s.read(ctx, "steps of run "+runID, func(c *pgx.Conn) error {
 		return readRun(ctx, c, runID, "steps of run", func(b *pgx.Batch) {
-			b.Queue(`SELECT `+stepRunCols+` FROM steps WHERE run_seq = (`+runSeqSQL+`) ORDER BY idx`, runID).Query(func(rows pgx.Rows) error {
+			b.Queue(`SELECT `+stepRunCols+` FROM steps WHERE key >= (`+runSeqSQL+`) << 32 AND key < ((`+runSeqSQL+`) + 1) << 32
+				ORDER BY key`, runID).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					st, err := scanStepRun(rows)
 					if err != nil {

@@ -61,7 +61,6 @@ type stepState struct {
 	trigger    weft.Trigger
 	sink       bool
 	dependents []int32
-	deps       []int32 // read only for claims
 
 	status                                                              weft.StepStatus
 	reason                                                              string
@@ -290,8 +289,8 @@ func (t *txn) finishOne(f *weft.StepFinish) (*runState, int, error) {
 const (
 	sinksSQL = `SELECT s.run_seq, s.step_id, s.status, s.output FROM steps s
 		WHERE s.run_seq = ANY($1) AND s.sink ORDER BY s.run_seq, s.idx`
-	firstFailedSQL = `SELECT DISTINCT ON (s.run_seq) s.run_seq, s.step_id, s.error_code, s.error_message FROM steps s
-		WHERE s.run_seq = ANY($1) AND s.status = 'failed' AND s.error_code IS NOT NULL ORDER BY s.run_seq, s.idx`
+	firstFailedSQL = `SELECT s.step_id, s.error_code, s.error_message FROM steps s
+		WHERE s.key >= $1 AND s.key < $2 AND s.status = 'failed' AND s.error_code IS NOT NULL ORDER BY s.key LIMIT 1`
 )
 
 // endRuns ends the runs whose steps are now all done: their result from
@@ -327,13 +326,13 @@ func (t *txn) endRuns() error {
 		}
 		return rows.Err()
 	})
-	if len(failing) > 0 {
-		t.queue(firstFailedSQL, failing).Query(func(rows pgx.Rows) error {
+	for _, seq := range failing {
+		lo, hi := runKeys(seq)
+		t.queue(firstFailedSQL, lo, hi).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				var seq int64
 				var id string
 				var code, msg pgtype.Text
-				if err := rows.Scan(&seq, &id, &code, &msg); err != nil {
+				if err := rows.Scan(&id, &code, &msg); err != nil {
 					return err
 				}
 				firstFailed[seq] = &weft.ErrorInfo{Code: weft.Code(code.String), Message: fmt.Sprintf("step %s failed: %s", id, msg.String)}

@@ -59,6 +59,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -77,7 +78,9 @@ type Options struct {
 	// one of them). Defaults to 10.
 	MaxConns int
 	// Writers is how many transactions of Claim and Finish calls run at
-	// once in this process. Defaults to 2.
+	// once in this process. The calls of one run (Finish) go to one
+	// writer, so that they share transactions rather than wait for each
+	// other's. Defaults to 2.
 	Writers int
 	// MaxBatch is the most Claim and Finish calls that share one
 	// transaction. Defaults to 64; 1 gives each call a transaction of its
@@ -119,11 +122,16 @@ type Store struct {
 	pool   *pgxpool.Pool
 	secret string // the DSN's password, kept out of errors
 
-	ops    chan *op
-	mu     sync.RWMutex // guards closed and sends on ops
+	ops    []chan *op    // a queue for each writer
+	next   atomic.Uint32 // the writer of the next Claim
+	mu     sync.RWMutex  // guards closed and sends on ops
 	closed bool
 	close  sync.Once
 	wg     sync.WaitGroup // the writers and the listener
+
+	// stats count the transactions of Claim and Finish calls and the
+	// calls they carried out.
+	stats struct{ transactions, operations atomic.Int64 }
 
 	stop    context.CancelFunc // ends the listener
 	stopCtx context.Context
@@ -170,12 +178,13 @@ func Open(ctx context.Context, dsn string, o *Options) (*Store, error) {
 		opts:   opts,
 		pool:   pool,
 		secret: secret,
-		ops:    make(chan *op, opts.MaxBatch*opts.Writers),
+		ops:    make([]chan *op, opts.Writers),
 		wake:   make(chan struct{}, 1),
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
-	for range opts.Writers {
-		s.wg.Go(s.writeLoop)
+	for k := range s.ops {
+		s.ops[k] = make(chan *op, opts.MaxBatch)
+		s.wg.Go(func() { s.writeLoop(s.ops[k]) })
 	}
 	return s, nil
 }
@@ -187,7 +196,9 @@ func (s *Store) Close() error {
 	s.close.Do(func() {
 		s.mu.Lock()
 		s.closed = true
-		close(s.ops)
+		for _, ops := range s.ops {
+			close(ops)
+		}
 		s.mu.Unlock()
 		s.stop()
 		s.wg.Wait()

@@ -233,10 +233,10 @@ func (t *txn) addSteps(rows pgx.Rows) error {
 
 // Loading the steps a txn needs.
 const (
-	// The pending steps among some nodes of a run.
-	pendingAmongSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.run_seq = $1 AND s.idx = ANY($2) AND s.status = 'pending'`
-	// Every pending step of a run.
-	allPendingSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.run_seq = $1 AND s.status = 'pending'`
+	// The pending steps among some steps (by key).
+	pendingAmongSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.key = ANY($1) AND s.status = 'pending'`
+	// Every pending step of a run (by its key range).
+	allPendingSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.key >= $1 AND s.key < $2 AND s.status = 'pending'`
 	// One step of a run, by id.
 	stepByIDSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.run_seq = $1 AND s.step_id = $2`
 	// The queued steps of a run that admission may take (as many as its
@@ -265,11 +265,12 @@ func (t *txn) ensureKnown(r *runState, idxs []int32) error {
 		r.loads++
 		if r.loads > knownLoadsBeforeAll {
 			t.flush()
-			t.queue(allPendingSQL, r.seq).Query(t.addSteps)
+			lo, hi := runKeys(r.seq)
+			t.queue(allPendingSQL, lo, hi).Query(t.addSteps)
 			r.allPending = true
 		} else {
 			t.flush()
-			t.queue(pendingAmongSQL, r.seq, missing).Query(t.addSteps)
+			t.queue(pendingAmongSQL, stepKeys(r.seq, missing)).Query(t.addSteps)
 		}
 		if err := t.send(); err != nil {
 			return fmt.Errorf("read the pending steps of run %s: %w", r.id, err)
@@ -358,6 +359,7 @@ func (t *txn) event(r *runState, e weft.Event) {
 // Writing what changed, set-wise: one statement for the steps, one for the
 // runs, one for the events.
 const (
+	// updateStepsSQL writes steps (by key, $1).
 	updateStepsSQL = `UPDATE steps AS s SET
 		status = v.status, reason = v.reason, attempts = v.attempts, output = COALESCE(v.output, s.output),
 		error_code = v.error_code, error_message = v.error_message, worker = v.worker,
@@ -366,14 +368,14 @@ const (
 		run_time = v.run_time, prompt_tokens = v.prompt_tokens, completion_tokens = v.completion_tokens,
 		total_tokens = v.total_tokens, deps_succeeded = v.ds, deps_failed = v.df, deps_skipped = v.dk,
 		deps_canceled = v.dc, deps_skipped_for_failure = v.dsf
-	FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::int[], $6::bytea[], $7::text[], $8::text[],
-		$9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[],
-		$14::timestamptz[], $15::timestamptz[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[],
-		$20::bigint[], $21::int[], $22::int[], $23::int[], $24::int[], $25::int[])
-		AS v(run_seq, idx, status, reason, attempts, output, error_code, error_message, worker, lease_until,
+	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::bytea[], $6::text[], $7::text[],
+		$8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
+		$13::timestamptz[], $14::timestamptz[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
+		$19::bigint[], $20::int[], $21::int[], $22::int[], $23::int[], $24::int[])
+		AS v(key, status, reason, attempts, output, error_code, error_message, worker, lease_until,
 			ready_at, retry_at, started_at, first_started_at, finished_at, queue_wait, run_time,
 			prompt_tokens, completion_tokens, total_tokens, ds, df, dk, dc, dsf)
-	WHERE s.run_seq = v.run_seq AND s.idx = v.idx`
+	WHERE s.key = ANY($1) AND s.key = v.key`
 
 	updateRunsSQL = `UPDATE runs AS r SET
 		status = v.status, result = v.result, error_code = v.error_code, error_message = v.error_message,
@@ -385,7 +387,7 @@ const (
 		$14::bigint[], $15::bigint[], $16::bigint[])
 		AS v(seq, status, result, error_code, error_message, started_at, finished_at, remaining, failed,
 			ready, running, peak, last_event, prompt_tokens, completion_tokens, total_tokens)
-	WHERE r.seq = v.seq`
+	WHERE r.seq = ANY($1) AND r.seq = v.seq`
 
 	insertEventsSQL = `INSERT INTO events (run_seq, seq, step_id, type, time, attempt, worker, delay, reason,
 		error_code, error_message, data)
@@ -396,9 +398,8 @@ const (
 // flush queues the statements that write what changed since the last
 // flush.
 func (t *txn) flush() {
-	if n := len(t.dirtySteps); n > 0 {
+	if len(t.dirtySteps) > 0 {
 		var c stepColumns
-		c.grow(n)
 		for _, d := range t.dirtySteps {
 			c.add(d.r.seq, d.st)
 			d.st.dirty = false
@@ -432,8 +433,8 @@ func (t *txn) flush() {
 
 // stepColumns are the parameters of updateStepsSQL.
 type stepColumns struct {
-	runSeq                                        []int64
-	idx, attempts, ds, df, dk, dc, dsf            []int32
+	key                                           []int64
+	attempts, ds, df, dk, dc, dsf                 []int32
 	status, reason, worker                        []string
 	output                                        [][]byte
 	errCode, errMsg                               []pgtype.Text
@@ -441,23 +442,9 @@ type stepColumns struct {
 	queueWait, runTime, prompt, completion, total []int64
 }
 
-func (c *stepColumns) grow(n int) {
-	c.runSeq = make([]int64, 0, n)
-	c.idx, c.attempts = make([]int32, 0, n), make([]int32, 0, n)
-	c.ds, c.df, c.dk, c.dc, c.dsf = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
-	c.status, c.reason, c.worker = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	c.output = make([][]byte, 0, n)
-	c.errCode, c.errMsg = make([]pgtype.Text, 0, n), make([]pgtype.Text, 0, n)
-	c.lease, c.ready, c.retry = make([]pgtype.Timestamptz, 0, n), make([]pgtype.Timestamptz, 0, n), make([]pgtype.Timestamptz, 0, n)
-	c.started, c.first, c.finished = make([]pgtype.Timestamptz, 0, n), make([]pgtype.Timestamptz, 0, n), make([]pgtype.Timestamptz, 0, n)
-	c.queueWait, c.runTime = make([]int64, 0, n), make([]int64, 0, n)
-	c.prompt, c.completion, c.total = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
-}
-
 func (c *stepColumns) add(seq int64, st *stepState) {
 	code, msg := errorText(st.err)
-	c.runSeq = append(c.runSeq, seq)
-	c.idx = append(c.idx, st.idx)
+	c.key = append(c.key, stepKey(seq, st.idx))
 	c.status = append(c.status, string(st.status))
 	c.reason = append(c.reason, text(st.reason))
 	c.attempts = append(c.attempts, int32(st.attempts))
@@ -484,7 +471,7 @@ func (c *stepColumns) add(seq int64, st *stepState) {
 }
 
 func (c *stepColumns) args() []any {
-	return []any{c.runSeq, c.idx, c.status, c.reason, c.attempts, c.output, c.errCode, c.errMsg, c.worker,
+	return []any{c.key, c.status, c.reason, c.attempts, c.output, c.errCode, c.errMsg, c.worker,
 		c.lease, c.ready, c.retry, c.started, c.first, c.finished, c.queueWait, c.runTime,
 		c.prompt, c.completion, c.total, c.ds, c.df, c.dk, c.dc, c.dsf}
 }
@@ -600,3 +587,18 @@ func nilIfEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+// stepKey is the key of node idx of run seq.
+func stepKey(seq int64, idx int32) int64 { return seq<<32 + int64(idx) }
+
+// stepKeys are the keys of nodes idxs of run seq.
+func stepKeys(seq int64, idxs []int32) []int64 {
+	keys := make([]int64, len(idxs))
+	for k, i := range idxs {
+		keys[k] = stepKey(seq, i)
+	}
+	return keys
+}
+
+// runKeys is the range of the keys of run seq's steps: [lo, hi).
+func runKeys(seq int64) (lo, hi int64) { return stepKey(seq, 0), stepKey(seq+1, 0) }

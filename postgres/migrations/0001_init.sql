@@ -8,8 +8,12 @@
 -- room under its run's max_parallel (reported as 'ready').
 --
 -- A run is known inside the database by its seq (creation order: FIFO
--- claims, ListRuns order and cursor); its steps by (run_seq, idx), idx
--- being the node index. Every change to a run's steps, counters or events
+-- claims, ListRuns order and cursor); its steps by key = run_seq << 32 +
+-- idx, idx being the node index, so that a set of steps is one key list
+-- and a run's steps one key range, in node order. (Statements name steps
+-- by key or key range, which only the primary key serves: their plans do
+-- not depend on the planner's statistics, which say little of how many
+-- steps one run has.) Every change to a run's steps, counters or events
 -- is made with its runs row locked (SELECT ... FOR NO KEY UPDATE), which
 -- serializes the run across processes; see package postgres.
 
@@ -52,6 +56,7 @@ CREATE TABLE run_docs (
 );
 
 CREATE TABLE steps (
+    key               bigint      PRIMARY KEY,         -- run_seq << 32 + idx
     run_seq           bigint      NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
     idx               integer     NOT NULL,            -- node index
     step_id           text        NOT NULL,
@@ -87,11 +92,13 @@ CREATE TABLE steps (
     deps_failed              integer NOT NULL DEFAULT 0,
     deps_skipped             integer NOT NULL DEFAULT 0,
     deps_canceled            integer NOT NULL DEFAULT 0,
-    deps_skipped_for_failure integer NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_seq, idx)
+    deps_skipped_for_failure integer NOT NULL DEFAULT 0
 ) WITH (fillfactor = 80);
 
-CREATE UNIQUE INDEX steps_step_id ON steps (run_seq, step_id);
+-- Steps by id (the id first: lookups by run use key ranges).
+CREATE UNIQUE INDEX steps_step_id ON steps (step_id, run_seq);
+-- A run's sinks, read when it ends.
+CREATE INDEX steps_sinks    ON steps (run_seq, idx) WHERE sink;
 -- The claim queue: ready steps, runs oldest first, then priority, then
 -- node order.
 CREATE INDEX steps_ready    ON steps (run_seq, priority DESC, idx) WHERE status = 'ready';

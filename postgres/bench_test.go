@@ -1,0 +1,152 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/postgres"
+)
+
+// widePlan is one root, n steps that depend on it, and a sink that
+// depends on all n.
+func widePlan(n int) []weft.PlanStep {
+	steps := make([]weft.PlanStep, 0, n+2)
+	steps = append(steps, weft.PlanStep{ID: "root", Type: "noop", Priority: 2})
+	sinkDeps := make([]int32, n)
+	for i := range n {
+		steps = append(steps, weft.PlanStep{ID: fmt.Sprintf("s%05d", i), Type: "noop", Deps: []int32{0}, Priority: 1})
+		sinkDeps[i] = int32(i + 1)
+	}
+	return append(steps, weft.PlanStep{ID: "sink", Type: "noop", Deps: sinkDeps, Sink: true})
+}
+
+// layeredPlan is layers layers of width steps, each depending on two
+// steps of the layer before (its own column and the next).
+func layeredPlan(layers, width int) []weft.PlanStep {
+	steps := make([]weft.PlanStep, 0, layers*width)
+	for l := range layers {
+		for c := range width {
+			ps := weft.PlanStep{ID: fmt.Sprintf("l%03dc%04d", l, c), Type: "noop", Priority: int32(layers - l), Sink: l == layers-1}
+			if l > 0 {
+				prev := int32((l - 1) * width)
+				ps.Deps = []int32{prev + int32(c), prev + int32((c+1)%width)}
+			}
+			steps = append(steps, ps)
+		}
+	}
+	return steps
+}
+
+// drive runs a new run of steps to its end with workers goroutines per
+// store, each claiming one step and finishing it with the next claim in
+// the same call, as the engine does (its default of 10 parallel steps per
+// process), and returns how long it took. The stores share one schema.
+func drive(tb testing.TB, stores []*postgres.Store, id string, steps []weft.PlanStep, workers int) time.Duration {
+	tb.Helper()
+	ctx := context.Background()
+	if _, _, err := stores[0].CreateRun(ctx, &weft.NewRun{Run: weft.Run{ID: id, WorkflowID: "bench"}, Steps: steps, Now: time.Now()}); err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Now()
+	finished := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	out := json.RawMessage(`null`)
+	for k, s := range stores {
+		for w := range workers {
+			wg.Go(func() {
+				name := fmt.Sprintf("s%dw%d", k, w)
+				req := func() *weft.ClaimRequest {
+					now := time.Now()
+					return &weft.ClaimRequest{Worker: name, Max: 1, Now: now, LeaseUntil: now.Add(time.Hour)}
+				}
+				var c *weft.Claim
+				for {
+					if c == nil {
+						select {
+						case <-finished:
+							return
+						case <-s.Wake():
+						case <-time.After(20 * time.Millisecond):
+						}
+						res, err := s.Claim(ctx, req())
+						if err != nil {
+							tb.Error(err)
+							return
+						}
+						if len(res.Claims) == 0 {
+							continue
+						}
+						c = res.Claims[0]
+					}
+					res, err := s.Finish(ctx, &weft.StepFinish{Lease: c.Lease(), Now: time.Now(), Status: weft.StepSucceeded,
+						Output: out, Next: req()})
+					if err != nil {
+						tb.Error(err)
+						return
+					}
+					if res.RunStatus.Terminal() {
+						once.Do(func() { close(finished) })
+						return
+					}
+					c = nil
+					if len(res.Next.Claims) > 0 {
+						c = res.Next.Claims[0]
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// BenchmarkClaimFinish measures claim+finish throughput (steps per
+// second) on wide and layered plans with one and two stores (two
+// processes) sharing a schema, and the dispatch latency: the median time
+// from ready to claimed.
+func BenchmarkClaimFinish(b *testing.B) {
+	for _, plan := range []struct {
+		name  string
+		steps []weft.PlanStep
+	}{{"wide10k", widePlan(10_000)}, {"layered20x500", layeredPlan(20, 500)}} {
+		for _, nstores := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/stores=%d", plan.name, nstores), func(b *testing.B) {
+				schema := newSchema(b)
+				stores := make([]*postgres.Store, nstores)
+				for k := range stores {
+					stores[k] = openIn(b, schema, nil)
+				}
+				var total time.Duration
+				var waits []time.Duration
+				for i := 0; i < b.N; i++ {
+					id := fmt.Sprintf("run%d", i)
+					total += drive(b, stores, id, plan.steps, 10)
+					list, err := stores[0].Steps(context.Background(), id)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, st := range list {
+						waits = append(waits, st.QueueWait)
+					}
+				}
+				var txs, ops int64
+				for _, s := range stores {
+					t, o := s.Stats()
+					txs, ops = txs+t, ops+o
+				}
+				b.ReportMetric(float64(ops)/float64(txs), "calls/tx")
+				slices.Sort(waits)
+				b.ReportMetric(float64(len(plan.steps)*b.N)/total.Seconds(), "steps/s")
+				b.ReportMetric(float64(waits[len(waits)/2].Microseconds())/1000, "p50-dispatch-ms")
+				b.ReportMetric(0, "ns/op")
+			})
+		}
+	}
+}
