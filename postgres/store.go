@@ -170,9 +170,13 @@ func Open(ctx context.Context, dsn string, o *Options) (*Store, error) {
 	if err != nil {
 		return fail("connect", err)
 	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return fail("connect", err)
+	}
 	if err := migrate(ctx, pool, opts.Schema); err != nil {
 		pool.Close()
-		return fail("schema "+opts.Schema, err)
+		return fail("migrate schema "+opts.Schema, err)
 	}
 	s := &Store{
 		opts:   opts,
