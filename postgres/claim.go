@@ -111,12 +111,13 @@ const (
 	dueOfRunSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.run_seq = $1 AND s.status = 'retrying' AND s.retry_at <= $2`
 	// When the next step waiting out a retry delay is due.
 	nextAtSQL = `SELECT min(retry_at) FROM steps WHERE status = 'retrying'`
-	// The results of the dependencies of some steps (by key), with the
-	// place of each in its step's dependencies (from 1).
-	depResultsSQL = `SELECT c.key, u.ord, d.step_id, d.status, d.attempts, d.output, d.error_code, d.error_message
-		FROM steps c CROSS JOIN LATERAL unnest(c.deps) WITH ORDINALITY AS u(dep, ord)
-		CROSS JOIN LATERAL (SELECT * FROM steps WHERE key = (c.run_seq << 32) + u.dep) AS d
-		WHERE c.key = ANY($1)`
+	// The dependencies of some steps (by key), and their results. (Two
+	// statements, each a primary key lookup: a join of the two could be
+	// planned as a scan of the table.)
+	claimDepsSQL  = `SELECT key, deps FROM steps WHERE key = ANY($1)`
+	depResultsSQL = `SELECT d.key, d.step_id, d.status, d.attempts, d.output, d.error_code, d.error_message
+		FROM steps d WHERE d.key = ANY(ARRAY(SELECT (c.run_seq << 32) + i FROM steps c, unnest(c.deps) AS i
+			WHERE c.key = ANY($1)))`
 )
 
 // claimSlack is how many more candidates than asked for a transaction
@@ -443,27 +444,54 @@ func (t *txn) queueClaimReads(qs []*claimReq) {
 		}
 	}
 	if len(keys) > 0 {
+		deps := make(map[int64][]int32, len(keys))
+		results := make(map[int64]weft.StepResult)
+		t.queue(claimDepsSQL, keys).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var key int64
+				var d []int32
+				if err := rows.Scan(&key, &d); err != nil {
+					return err
+				}
+				deps[key] = d
+			}
+			return rows.Err()
+		})
 		t.queue(depResultsSQL, keys).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var (
-					key, ord        int64
+					key             int64
 					res             weft.StepResult
 					status          string
 					attempts        int32
 					out             []byte
 					errCode, errMsg pgtype.Text
 				)
-				if err := rows.Scan(&key, &ord, &res.StepID, &status, &attempts, &out, &errCode, &errMsg); err != nil {
+				if err := rows.Scan(&key, &res.StepID, &status, &attempts, &out, &errCode, &errMsg); err != nil {
 					return err
 				}
-				c := claims[key]
-				if c == nil || ord < 1 || int(ord) > len(c.Deps) {
-					return fmt.Errorf("dependency %d of step key %d: no such claim or dependency", ord, key)
-				}
 				res.Status, res.Attempts, res.Output, res.Error = reported(weft.StepStatus(status)), int(attempts), rawJSON(out), errorInfo(errCode, errMsg)
-				c.Deps[ord-1] = res
+				results[key] = res
 			}
-			return rows.Err()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			// Both reads are done: fill in the claims.
+			for key, c := range claims {
+				d := deps[key]
+				if len(d) != len(c.Deps) {
+					return fmt.Errorf("step key %d has %d dependencies; want %d", key, len(d), len(c.Deps))
+				}
+				seq := key >> 32
+				for j, i := range d {
+					res, ok := results[stepKey(seq, i)]
+					if !ok {
+						return fmt.Errorf("step key %d: dependency %d not found", key, i)
+					}
+					c.Deps[j] = res
+				}
+			}
+			return nil
 		})
 	}
 	t.queue(nextAtSQL).QueryRow(func(row pgx.Row) error {
