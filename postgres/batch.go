@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/weft-dev/weft"
 )
@@ -107,12 +108,24 @@ func (s *Store) queueOf(o *op) chan *op {
 	return s.ops[h.Sum32()%n]
 }
 
+// lingerMax is how long a writer waits for more operations when fewer
+// are waiting than its last transaction carried out (see writeLoop).
+const lingerMax = 200 * time.Microsecond
+
 // writeLoop carries out the operations of queue ops: each batch of those
-// waiting in one transaction.
+// waiting in one transaction. Under a steady load the callers of a
+// transaction come back together, just after it: when fewer operations
+// wait than the last transaction carried out, the writer waits for them a
+// little (lingerMax at most), so that they share the next transaction
+// rather than split into two that would wait for each other's locks.
 func (s *Store) writeLoop(ops chan *op) {
 	batch := make([]*op, 0, s.opts.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	last := 0
 	for o := range ops {
 		batch = append(batch[:0], o)
+		lingering := false
 	fill:
 		for len(batch) < s.opts.MaxBatch {
 			select {
@@ -121,10 +134,31 @@ func (s *Store) writeLoop(ops chan *op) {
 					break fill
 				}
 				batch = append(batch, o)
+				continue
 			default:
+			}
+			if len(batch) >= last {
+				break
+			}
+			if !lingering {
+				lingering = true
+				timer.Reset(lingerMax)
+			}
+			select {
+			case o, ok := <-ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			case <-timer.C:
+				lingering = false
 				break fill
 			}
 		}
+		if lingering {
+			timer.Stop()
+		}
+		last = len(batch)
 		s.runBatch(batch)
 		clear(batch)
 	}

@@ -67,13 +67,16 @@ func drive(tb testing.TB, stores []*postgres.Store, id string, steps []weft.Plan
 					return &weft.ClaimRequest{Worker: name, Max: 1, Now: now, LeaseUntil: now.Add(time.Hour)}
 				}
 				var c *weft.Claim
+				wait := time.Duration(0)
 				for {
 					if c == nil {
+						// Like the engine: claim, and when there is nothing, wait for
+						// a wake-up or the claim's NextAt (or a poll).
 						select {
 						case <-finished:
 							return
 						case <-s.Wake():
-						case <-time.After(20 * time.Millisecond):
+						case <-time.After(wait):
 						}
 						res, err := s.Claim(ctx, req())
 						if err != nil {
@@ -81,6 +84,10 @@ func drive(tb testing.TB, stores []*postgres.Store, id string, steps []weft.Plan
 							return
 						}
 						if len(res.Claims) == 0 {
+							wait = 100 * time.Millisecond
+							if !res.NextAt.IsZero() {
+								wait = time.Until(res.NextAt)
+							}
 							continue
 						}
 						c = res.Claims[0]
@@ -115,7 +122,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 	for _, plan := range []struct {
 		name  string
 		steps []weft.PlanStep
-	}{{"wide10k", widePlan(2_000)}} {
+	}{{"wide10k", widePlan(10_000)}, {"layered20x500", layeredPlan(20, 500)}} {
 		for _, nstores := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/stores=%d", plan.name, nstores), func(b *testing.B) {
 				schema := newSchema(b)
@@ -149,4 +156,94 @@ func BenchmarkClaimFinish(b *testing.B) {
 			})
 		}
 	}
+}
+
+// dispatchGap is the time between two runs of BenchmarkDispatch.
+var dispatchGap = 5 * time.Millisecond
+
+// BenchmarkDispatch measures the dispatch latency: from a run's creation
+// (its step ready) to the step claimed, by workers of two stores (two
+// processes) that wait for wake-ups (and look every 100ms anyway), as runs
+// of one step arrive one every dispatchGap.
+func BenchmarkDispatch(b *testing.B) {
+	ctx := context.Background()
+	schema := newSchema(b)
+	stores := []*postgres.Store{openIn(b, schema, nil), openIn(b, schema, nil)}
+	const runs = 1000
+	var (
+		created  sync.Map // run id → time.Time
+		mu       sync.Mutex
+		latency  []time.Duration
+		finished = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for k, s := range stores {
+		for w := range 2 {
+			wg.Go(func() {
+				name := fmt.Sprintf("s%dw%d", k, w)
+				for {
+					select {
+					case <-finished:
+						return
+					case <-s.Wake():
+					case <-time.After(100 * time.Millisecond):
+					}
+					for {
+						now := time.Now()
+						res, err := s.Claim(ctx, &weft.ClaimRequest{Worker: name, Max: 1, Now: now, LeaseUntil: now.Add(time.Hour)})
+
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if len(res.Claims) == 0 {
+							break
+						}
+						c := res.Claims[0]
+						if at, ok := created.Load(c.RunID); ok {
+							mu.Lock()
+							latency = append(latency, time.Since(at.(time.Time)))
+							mu.Unlock()
+						}
+						if _, err := s.Finish(ctx, &weft.StepFinish{Lease: c.Lease(), Now: time.Now(), Status: weft.StepSucceeded,
+							Output: json.RawMessage(`1`)}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+			})
+		}
+	}
+	steps := []weft.PlanStep{{ID: "only", Type: "noop", Sink: true}}
+	for i := 0; i < b.N; i++ {
+		for r := range runs {
+			id := fmt.Sprintf("d%d.%d", i, r)
+			now := time.Now()
+			created.Store(id, now)
+			if _, _, err := stores[r%2].CreateRun(ctx, &weft.NewRun{Run: weft.Run{ID: id, WorkflowID: "bench"}, Steps: steps, Now: now}); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(dispatchGap)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(latency)
+		mu.Unlock()
+		if n >= runs*b.N || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(finished)
+	wg.Wait()
+	slices.Sort(latency)
+	if len(latency) == 0 {
+		b.Fatal("nothing was claimed")
+	}
+	b.ReportMetric(float64(latency[len(latency)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(latency[len(latency)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(0, "ns/op")
 }

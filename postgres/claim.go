@@ -152,6 +152,7 @@ func (t *txn) prefetchClaims(qs []*claimReq, ids []string) *claimPlan {
 		}
 	}
 	p.limit = p.demand + claimSlack
+	t.claimNow = p.now
 	if p.demand > 0 {
 		t.queue(readyRunsSQL, int64(0), p.limit).Query(collectInt64(&p.readyRuns))
 		for _, id := range ids {
@@ -167,9 +168,8 @@ func (t *txn) prefetchClaims(qs []*claimReq, ids []string) *claimPlan {
 // claimPhase serves the claim requests of p, in order: each takes ready
 // steps, oldest run first, asking its Admit about each; steps refused stay
 // ready for the next request. Runs this transaction has not locked are
-// locked on the way: waiting for those created after every run it holds,
-// skipping the others if another transaction holds them (so transactions
-// never wait for each other in a cycle).
+// locked on the way, unless another transaction holds them: those are
+// skipped (so claims never wait, and never wait in a cycle).
 func (t *txn) claimPhase(p *claimPlan) error {
 	if len(p.qs) == 0 || p.demand == 0 {
 		return nil
@@ -280,16 +280,14 @@ func (t *txn) collectReady(l *readyList, limit int) func(pgx.Rows) error {
 }
 
 // acquire returns run seq locked, with its list of ready steps, or nil
-// when another transaction holds it and this one may not wait for it.
+// when another transaction holds it: claims never wait for a run (many
+// claimers chasing the same steps would queue behind one another); the
+// claim result then says to claim again soon (see skippedRetry).
 func (t *txn) acquire(seq int64, lists map[int64]*readyList, limit int) (*runState, error) {
 	if r := t.runs[seq]; r != nil {
 		return r, nil
 	}
-	if seq > t.maxHeld {
-		t.lockRuns(lockRunsBySeqSQL, []int64{seq})
-	} else {
-		t.lockRuns(lockRunSkipSQL, seq)
-	}
+	t.lockRuns(lockRunSkipSQL, seq)
 	l := &readyList{}
 	lists[seq] = l
 	t.readyPage(seq, l, limit)
@@ -297,9 +295,11 @@ func (t *txn) acquire(seq int64, lists map[int64]*readyList, limit int) (*runSta
 		return nil, fmt.Errorf("lock run %d: %w", seq, err)
 	}
 	r := t.runs[seq]
-	if r != nil {
-		l.absorb(r)
+	if r == nil {
+		t.skipped = true
+		return nil, nil
 	}
+	l.absorb(r)
 	return r, nil
 }
 
@@ -499,9 +499,22 @@ func (t *txn) queueClaimReads(qs []*claimReq) {
 		if err := row.Scan(&next); err != nil {
 			return err
 		}
+		nextAt := timeOf(next)
+		if t.skipped {
+			// Runs with ready steps were skipped, busy: look again soon.
+			soon := t.claimNow.Add(skippedRetry)
+			if nextAt.IsZero() || soon.Before(nextAt) {
+				nextAt = soon
+			}
+		}
 		for _, q := range qs {
-			q.nextAt = timeOf(next)
+			q.nextAt = nextAt
 		}
 		return nil
 	})
 }
+
+// skippedRetry is how soon a claim that skipped runs another transaction
+// held (runs that may have ready steps) says to claim again
+// (weft.ClaimResult.NextAt).
+const skippedRetry = 5 * time.Millisecond

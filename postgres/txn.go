@@ -33,9 +33,8 @@ type txn struct {
 	b      *pgx.Batch
 	began  bool
 
-	runs    map[int64]*runState // the runs this transaction has locked, by seq
-	byID    map[string]*runState
-	maxHeld int64 // the largest seq locked
+	runs map[int64]*runState // the runs this transaction has locked, by seq
+	byID map[string]*runState
 
 	dirtyRuns  []*runState
 	dirtySteps []dirtyStep
@@ -43,6 +42,9 @@ type txn struct {
 
 	readied int // steps made ready (claimable) by this transaction
 	claimed int // steps it claimed
+
+	claimNow time.Time // the time of the claims served (the latest of their requests')
+	skipped  bool      // claims skipped runs that other transactions held
 
 	current *op // the operation being worked on, to hand a panic to its caller
 }
@@ -121,8 +123,9 @@ const runCols = `seq, id, status, max_parallel, result, error_code, error_messag
 // Locking runs: by seq or id, in seq order, waiting for them or skipping
 // those another transaction holds.
 const (
-	lockRunsByIDSQL   = `SELECT ` + runCols + ` FROM runs WHERE id = ANY($1) ORDER BY seq FOR NO KEY UPDATE`
-	lockRunsBySeqSQL  = `SELECT ` + runCols + ` FROM runs WHERE seq = ANY($1) ORDER BY seq FOR NO KEY UPDATE`
+	lockRunsByIDSQL  = `SELECT ` + runCols + ` FROM runs WHERE id = ANY($1) ORDER BY seq FOR NO KEY UPDATE`
+	lockRunsBySeqSQL = `SELECT ` + runCols + ` FROM runs WHERE seq = ANY($1) ORDER BY seq FOR NO KEY UPDATE`
+	// lockRunSkipSQL is for claims, which never wait for a run.
 	lockRunSkipSQL    = `SELECT ` + runCols + ` FROM runs WHERE seq = $1 FOR NO KEY UPDATE SKIP LOCKED`
 	lockRunByIDOneSQL = `SELECT ` + runCols + ` FROM runs WHERE id = $1 FOR NO KEY UPDATE`
 )
@@ -139,7 +142,6 @@ func (t *txn) lockRuns(sql string, arg any) {
 			if _, held := t.runs[r.seq]; !held {
 				t.runs[r.seq] = r
 				t.byID[r.id] = r
-				t.maxHeld = max(t.maxHeld, r.seq)
 			}
 		}
 		return rows.Err()
