@@ -204,10 +204,13 @@ func (t *txn) claimPhase(p *claimPlan) error {
 		}
 		return true
 	}
+	visited := make(map[int64]bool)
 	for !done() {
-		var last int64
 		for _, seq := range cands {
-			last = seq
+			if visited[seq] {
+				continue
+			}
+			visited[seq] = true
 			r, err := t.acquire(seq, lists, p.limit)
 			if err != nil {
 				return err
@@ -231,12 +234,14 @@ func (t *txn) claimPhase(p *claimPlan) error {
 		if !moreRuns {
 			return nil
 		}
-		var next []int64
-		t.queue(readyRunsSQL, last, p.limit).Query(collectInt64(&next))
+		// More runs have ready steps than were read: the next page.
+		last := p.readyRuns[len(p.readyRuns)-1]
+		p.readyRuns = p.readyRuns[:0]
+		t.queue(readyRunsSQL, last, p.limit).Query(collectInt64(&p.readyRuns))
 		if err := t.send(); err != nil {
 			return fmt.Errorf("find ready steps: %w", err)
 		}
-		cands, moreRuns = next, len(next) == p.limit
+		cands, moreRuns = p.readyRuns, len(p.readyRuns) == p.limit
 	}
 	return nil
 }
@@ -413,7 +418,6 @@ func (t *txn) start(r *runState, st *stepState, c *weft.Claim, req *weft.ClaimRe
 		st.queueWait += req.Now.Sub(st.readyAt)
 	}
 	t.move(r, st, weft.StepRunning)
-	t.claimed++
 	r.peak = max(r.peak, r.running)
 	if r.status == weft.RunPending {
 		r.status, r.startedAt = weft.RunRunning, req.Now

@@ -261,7 +261,7 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time) (int, error) 
 		if err := t.send(); err != nil {
 			return err
 		}
-		t.readied = n
+		t.unclaimed = n
 		return t.commit(nil)
 	})
 	if err != nil {

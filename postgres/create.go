@@ -122,7 +122,7 @@ func (s *Store) createRun(ctx context.Context, rec *weft.Run, nr *weft.NewRun, p
 		_, err = t.conn.CopyFrom(ctx, pgx.Identifier{"steps"}, stepColumnNames, p.copySource(seq))
 	}
 	if err == nil && found {
-		t.readied = p.ready
+		t.unclaimed = p.ready
 		err = t.commit(nil)
 	}
 	if err != nil {

@@ -80,7 +80,7 @@ func (st *stepState) result() weft.StepResult {
 }
 
 // move changes the status of step st of run r, keeping the run's counters
-// (remaining, ready, running) and the transaction's count of steps made
+// (remaining, ready, running) and the transaction's list of steps made
 // ready.
 func (t *txn) move(r *runState, st *stepState, to weft.StepStatus) {
 	from := st.status
@@ -93,7 +93,7 @@ func (t *txn) move(r *runState, st *stepState, to weft.StepStatus) {
 	switch to {
 	case weft.StepReady:
 		r.ready++
-		t.readied++
+		t.fresh = append(t.fresh, st)
 	case weft.StepRunning:
 		r.running++
 	}

@@ -12,27 +12,36 @@
 // change to the run, its steps and its events is made with the row locked
 // (SELECT ... FOR NO KEY UPDATE), so the changes of one run are serialized
 // across processes (fan-in counters, the run's end, its event sequence),
-// while different runs proceed in parallel. Transactions that hold a run's
-// lock and want another wait only for runs created later than every run
-// they hold, and otherwise skip runs that are locked (SKIP LOCKED), so they
-// never deadlock. Leases are fenced by (worker, attempt); Heartbeat never
-// waits for a lock (it skips steps being changed: they are extended at the
-// next one).
+// while different runs proceed in parallel. Transactions that lock several
+// runs at once lock them in creation order, in one statement; a claim
+// never waits for a run (it skips runs that are locked: SKIP LOCKED); so
+// transactions never wait for each other in a cycle. Leases are fenced by
+// (worker, attempt); Heartbeat never waits for a lock (it skips steps
+// being changed: they are extended at the next one).
 //
 // Claims take ready steps oldest run first, then highest priority, then
 // node order, from an index of ready steps. A run's MaxParallel is enforced
 // by admission: only as many of its steps as it may run at once (ready and
 // running together) are ready; the others wait as queued (reported as
-// ready) and are admitted, highest priority first, as steps of the run end.
-// So a claim never has to count a run's running steps.
+// ready) and are admitted, highest priority first, as steps of the run end
+// (in the same transaction). So a claim never has to count a run's running
+// steps.
+//
+// Every statement names the steps it reads or writes by primary key (a
+// list of keys, or the key range of a run), so that its plan never depends
+// on the planner's statistics, which say little of how many steps one run
+// has: a large run costs no more per step than a small one.
 //
 // # Throughput
 //
-// Claim and Finish calls are grouped: calls that arrive while a
-// transaction runs share the next one (Options.MaxBatch), which locks
-// their runs once, reads and writes steps, events and runs set-wise
-// (arrays, unnest) in pipelined round trips, and commits once. A Finish
-// with Next claims the next step in the same transaction. CreateRun
+// Claim and Finish calls are grouped: the calls that wait while a
+// transaction runs share the next one (at most Options.MaxBatch), which
+// locks their runs once, reads and writes steps, events and runs set-wise
+// (arrays, unnest), in two pipelined round trips for Finish calls with
+// Next (what the first reads serves their claims too), and commits once.
+// The Finish calls of one run go to one writer, which waits a little
+// (at most 200µs) for the callers of its last transaction, so that they
+// share a transaction rather than queue for the run's lock. CreateRun
 // writes large plans with COPY.
 //
 // # Wake-ups
@@ -286,7 +295,7 @@ func (s *Store) wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, weft.ErrClosed) || s.isClosed() && errors.Is(err, context.Canceled) {
+	if errors.Is(err, weft.ErrClosed) || s.isClosed() {
 		return fmt.Errorf("postgres: %s: %w", what, weft.ErrClosed)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, redact(err, s.secret))

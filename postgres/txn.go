@@ -40,8 +40,11 @@ type txn struct {
 	dirtySteps []dirtyStep
 	events     []eventRow
 
-	readied int // steps made ready (claimable) by this transaction
-	claimed int // steps it claimed
+	// fresh are the steps this transaction made ready; unclaimed is how
+	// many steps it made ready without reading them (CreateRun,
+	// ReclaimExpired). Steps left ready are announced at commit.
+	fresh     []*stepState
+	unclaimed int
 
 	claimNow time.Time // the time of the claims served (the latest of their requests')
 	skipped  bool      // claims skipped runs that other transactions held
@@ -87,14 +90,15 @@ func (t *txn) send() error {
 }
 
 // commit writes what changed, then queued statements that must see it
-// (queued by more, which may be nil), a notification when steps were made
-// ready that this transaction did not claim, and commits.
+// (queued by more, which may be nil), a notification when the transaction
+// leaves ready steps it made ready (so that other processes look), and
+// commits.
 func (t *txn) commit(more func()) error {
 	t.flush()
 	if more != nil {
 		more()
 	}
-	if t.readied > t.claimed {
+	if t.leavesReady() {
 		t.queue(`SELECT pg_notify('weft_ready', $1)`, t.schema)
 	}
 	t.queue("COMMIT").Exec(func(ct pgconn.CommandTag) error {
@@ -104,6 +108,20 @@ func (t *txn) commit(more func()) error {
 		return nil
 	})
 	return t.send()
+}
+
+// leavesReady reports whether the transaction leaves ready steps that it
+// made ready.
+func (t *txn) leavesReady() bool {
+	if t.unclaimed > 0 {
+		return true
+	}
+	for _, st := range t.fresh {
+		if st.status == weft.StepReady {
+			return true
+		}
+	}
+	return false
 }
 
 // rollback ends a transaction that failed. A connection that cannot roll

@@ -31,7 +31,11 @@ const (
 // claim now and then.
 func (s *Store) Wake() <-chan struct{} {
 	s.listen.Do(func() {
-		s.wg.Go(s.listenLoop)
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if !s.closed {
+			s.wg.Go(s.listenLoop)
+		}
 	})
 	return s.wake
 }
@@ -54,8 +58,12 @@ func (s *Store) listenLoop() {
 		if ctx.Err() != nil {
 			return
 		}
+		msg := "closed"
+		if err != nil {
+			msg = redact(err, s.secret).Error()
+		}
 		s.opts.Logger.Warn("postgres: wake-up listener lost its connection; connecting again",
-			"schema", s.opts.Schema, "in", backoff, "err", redact(err, s.secret).Error())
+			"schema", s.opts.Schema, "in", backoff, "err", msg)
 		select {
 		case <-ctx.Done():
 			return
