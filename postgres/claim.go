@@ -322,16 +322,7 @@ func (t *txn) readyPage(seq int64, l *readyList, limit int) {
 // again (ready, or queued for admission) and adds those that are ready to
 // l.
 func (t *txn) promote(r *runState, now time.Time, l *readyList) error {
-	t.queue(dueOfRunSQL, r.seq, now).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			seq, st, err := scanStep(rows)
-			if err != nil {
-				return err
-			}
-			t.addStep(seq, st)
-		}
-		return rows.Err()
-	})
+	t.queue(dueOfRunSQL, r.seq, now).Query(t.addSteps)
 	if err := t.send(); err != nil {
 		return fmt.Errorf("read the due retries of run %s: %w", r.id, err)
 	}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -22,37 +21,41 @@ func (s *Store) inTx(ctx context.Context, what string, fn func(t *txn) error) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.isClosed() {
-		return s.wrap(what, weft.ErrClosed)
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return s.wrap(what, err)
-	}
-	defer conn.Release()
-	t := newTxn(ctx, conn.Conn(), s.opts.Schema)
-	if err := fn(t); err != nil {
-		t.rollback()
-		if errors.Is(err, weft.ErrNotFound) || weft.ErrorCode(err) == weft.CodeInvalid {
-			return fmt.Errorf("postgres: %w", err)
+	return s.read(ctx, what, func(c *pgx.Conn) error {
+		t := newTxn(ctx, c, s.opts.Schema)
+		err := fn(t)
+		if err != nil {
+			t.rollback()
 		}
-		return s.wrap(what, err)
-	}
-	return nil
+		return err
+	})
 }
 
-// lockOne locks run id and returns it, or an error wrapping
-// weft.ErrNotFound (saying what was asked) when there is none.
-func (t *txn) lockOne(id, what string) (*runState, error) {
-	t.lockRuns(lockRunByIDOneSQL, id)
-	if err := t.send(); err != nil {
+// changeRun locks run id in a transaction of its own, lets change change
+// it, commits, and returns the run's record as committed. An unknown run
+// is an error wrapping weft.ErrNotFound, saying what was asked.
+func (s *Store) changeRun(ctx context.Context, what, id string, change func(t *txn, r *runState) error) (*weft.Run, error) {
+	var run *weft.Run
+	err := s.inTx(ctx, what+" "+id, func(t *txn) error {
+		t.lockRuns(lockRunByIDOneSQL, id)
+		if err := t.send(); err != nil {
+			return err
+		}
+		r := t.byID[id]
+		if r == nil {
+			return fmt.Errorf("%s %s: %w", what, id, weft.ErrNotFound)
+		}
+		if err := change(t, r); err != nil {
+			return err
+		}
+		var err error
+		run, err = t.commitRecord(r)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	r := t.byID[id]
-	if r == nil {
-		return nil, fmt.Errorf("%s %s: %w", what, id, weft.ErrNotFound)
-	}
-	return r, nil
+	return run, nil
 }
 
 // commitRecord commits, reading the record of run r first (as committed).
@@ -88,15 +91,9 @@ const cancelStepsSQL = `UPDATE steps s SET status = 'canceled', reason = $2, fin
 
 // CancelRun ends a run; see weft.Store.
 func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, error) {
-	var run *weft.Run
-	err := s.inTx(ctx, "cancel run "+c.RunID, func(t *txn) error {
-		r, err := t.lockOne(c.RunID, "cancel run")
-		if err != nil {
-			return err
-		}
+	return s.changeRun(ctx, "cancel run", c.RunID, func(t *txn, r *runState) error {
 		if r.status.Terminal() {
-			run, err = t.commitRecord(r)
-			return err
+			return nil
 		}
 		status := c.Status
 		if status != weft.RunFailed {
@@ -144,13 +141,8 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 			e.Type = weft.EventRunFailed
 		}
 		t.event(r, e)
-		run, err = t.commitRecord(r)
-		return err
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return run, nil
 }
 
 // resetStepsSQL puts the failed, skipped and canceled steps of a run (keys
@@ -168,12 +160,7 @@ const resetStepsSQL = `UPDATE steps s SET status = 'pending', reason = '', error
 
 // RetryRun runs a failed or canceled run again; see weft.Store.
 func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, error) {
-	var run *weft.Run
-	err := s.inTx(ctx, "retry run "+rr.RunID, func(t *txn) error {
-		r, err := t.lockOne(rr.RunID, "retry run")
-		if err != nil {
-			return err
-		}
+	return s.changeRun(ctx, "retry run", rr.RunID, func(t *txn, r *runState) error {
 		if st := r.status; st != weft.RunFailed && st != weft.RunCanceled {
 			return fmt.Errorf("retry run %s: %w", rr.RunID,
 				weft.Errorf(weft.CodeInvalid, "run %s is %s: only failed or canceled runs can be retried", rr.RunID, st))
@@ -212,16 +199,8 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 		if err := t.admit(r); err != nil {
 			return err
 		}
-		if err := t.endRuns(); err != nil {
-			return err
-		}
-		run, err = t.commitRecord(r)
-		return err
+		return t.endRuns()
 	})
-	if err != nil {
-		return nil, err
-	}
-	return run, nil
 }
 
 const (

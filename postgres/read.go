@@ -57,7 +57,8 @@ func (r *record) run() *weft.Run {
 }
 
 // read runs fn on a connection of the pool, and wraps its error with
-// what was read.
+// what was asked: errors that say what the caller asked for (an unknown
+// run, an invalid request) are told as they are, others with what failed.
 func (s *Store) read(ctx context.Context, what string, fn func(c *pgx.Conn) error) error {
 	if s.isClosed() {
 		return s.wrap(what, weft.ErrClosed)

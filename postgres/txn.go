@@ -428,9 +428,8 @@ func (t *txn) flush() {
 		t.dirtySteps = t.dirtySteps[:0]
 		t.queue(updateStepsSQL, c.args()...)
 	}
-	if n := len(t.dirtyRuns); n > 0 {
+	if len(t.dirtyRuns) > 0 {
 		var c runColumns
-		c.grow(n)
 		for _, r := range t.dirtyRuns {
 			c.add(r)
 			r.dirty = false
@@ -441,7 +440,6 @@ func (t *txn) flush() {
 	}
 	if len(t.events) > 0 {
 		var c eventColumns
-		c.grow(len(t.events))
 		for i := range t.events {
 			c.add(&t.events[i])
 		}
@@ -451,25 +449,44 @@ func (t *txn) flush() {
 	}
 }
 
+// errorColumns are the error_code and error_message parameters of a
+// statement that writes rows.
+type errorColumns struct{ code, msg []pgtype.Text }
+
+func (c *errorColumns) add(e *weft.ErrorInfo) {
+	code, msg := errorText(e)
+	c.code, c.msg = append(c.code, code), append(c.msg, msg)
+}
+
+// usageColumns are the token count parameters of a statement that writes
+// rows.
+type usageColumns struct{ prompt, completion, total []int64 }
+
+func (c *usageColumns) add(u weft.Usage) {
+	c.prompt = append(c.prompt, u.PromptTokens)
+	c.completion = append(c.completion, u.CompletionTokens)
+	c.total = append(c.total, u.TotalTokens)
+}
+
 // stepColumns are the parameters of updateStepsSQL.
 type stepColumns struct {
 	key                                           []int64
 	attempts, ds, df, dk, dc, dsf                 []int32
 	status, reason, worker                        []string
 	output                                        [][]byte
-	errCode, errMsg                               []pgtype.Text
+	errs                                          errorColumns
 	lease, ready, retry, started, first, finished []pgtype.Timestamptz
-	queueWait, runTime, prompt, completion, total []int64
+	queueWait, runTime                            []int64
+	usage                                         usageColumns
 }
 
 func (c *stepColumns) add(seq int64, st *stepState) {
-	code, msg := errorText(st.err)
 	c.key = append(c.key, stepKey(seq, st.idx))
 	c.status = append(c.status, string(st.status))
 	c.reason = append(c.reason, text(st.reason))
 	c.attempts = append(c.attempts, int32(st.attempts))
 	c.output = append(c.output, st.output)
-	c.errCode, c.errMsg = append(c.errCode, code), append(c.errMsg, msg)
+	c.errs.add(st.err)
 	c.worker = append(c.worker, st.worker)
 	c.lease = append(c.lease, ts(st.leaseUntil))
 	c.ready = append(c.ready, ts(st.readyAt))
@@ -479,9 +496,7 @@ func (c *stepColumns) add(seq int64, st *stepState) {
 	c.finished = append(c.finished, ts(st.finishedAt))
 	c.queueWait = append(c.queueWait, int64(st.queueWait))
 	c.runTime = append(c.runTime, int64(st.runTime))
-	c.prompt = append(c.prompt, st.usage.PromptTokens)
-	c.completion = append(c.completion, st.usage.CompletionTokens)
-	c.total = append(c.total, st.usage.TotalTokens)
+	c.usage.add(st.usage)
 	k := &st.counts
 	c.ds = append(c.ds, int32(k.Succeeded))
 	c.df = append(c.df, int32(k.Failed))
@@ -491,37 +506,27 @@ func (c *stepColumns) add(seq int64, st *stepState) {
 }
 
 func (c *stepColumns) args() []any {
-	return []any{c.key, c.status, c.reason, c.attempts, c.output, c.errCode, c.errMsg, c.worker,
+	return []any{c.key, c.status, c.reason, c.attempts, c.output, c.errs.code, c.errs.msg, c.worker,
 		c.lease, c.ready, c.retry, c.started, c.first, c.finished, c.queueWait, c.runTime,
-		c.prompt, c.completion, c.total, c.ds, c.df, c.dk, c.dc, c.dsf}
+		c.usage.prompt, c.usage.completion, c.usage.total, c.ds, c.df, c.dk, c.dc, c.dsf}
 }
 
 // runColumns are the parameters of updateRunsSQL.
 type runColumns struct {
-	seq, lastEvent, prompt, completion, total []int64
-	status                                    []string
-	result                                    [][]byte
-	errCode, errMsg                           []pgtype.Text
-	started, finished                         []pgtype.Timestamptz
-	remaining, failed, ready, running, peak   []int32
-}
-
-func (c *runColumns) grow(n int) {
-	c.seq, c.lastEvent = make([]int64, 0, n), make([]int64, 0, n)
-	c.prompt, c.completion, c.total = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
-	c.status, c.result = make([]string, 0, n), make([][]byte, 0, n)
-	c.errCode, c.errMsg = make([]pgtype.Text, 0, n), make([]pgtype.Text, 0, n)
-	c.started, c.finished = make([]pgtype.Timestamptz, 0, n), make([]pgtype.Timestamptz, 0, n)
-	c.remaining, c.failed, c.ready = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
-	c.running, c.peak = make([]int32, 0, n), make([]int32, 0, n)
+	seq, lastEvent                          []int64
+	status                                  []string
+	result                                  [][]byte
+	errs                                    errorColumns
+	started, finished                       []pgtype.Timestamptz
+	remaining, failed, ready, running, peak []int32
+	usage                                   usageColumns
 }
 
 func (c *runColumns) add(r *runState) {
-	code, msg := errorText(r.err)
 	c.seq = append(c.seq, r.seq)
 	c.status = append(c.status, string(r.status))
 	c.result = append(c.result, r.result)
-	c.errCode, c.errMsg = append(c.errCode, code), append(c.errMsg, msg)
+	c.errs.add(r.err)
 	c.started = append(c.started, ts(r.startedAt))
 	c.finished = append(c.finished, ts(r.finishedAt))
 	c.remaining = append(c.remaining, int32(r.remaining))
@@ -530,14 +535,12 @@ func (c *runColumns) add(r *runState) {
 	c.running = append(c.running, int32(r.running))
 	c.peak = append(c.peak, int32(r.peak))
 	c.lastEvent = append(c.lastEvent, r.lastEvent)
-	c.prompt = append(c.prompt, r.usage.PromptTokens)
-	c.completion = append(c.completion, r.usage.CompletionTokens)
-	c.total = append(c.total, r.usage.TotalTokens)
+	c.usage.add(r.usage)
 }
 
 func (c *runColumns) args() []any {
-	return []any{c.seq, c.status, c.result, c.errCode, c.errMsg, c.started, c.finished, c.remaining, c.failed,
-		c.ready, c.running, c.peak, c.lastEvent, c.prompt, c.completion, c.total}
+	return []any{c.seq, c.status, c.result, c.errs.code, c.errs.msg, c.started, c.finished, c.remaining, c.failed,
+		c.ready, c.running, c.peak, c.lastEvent, c.usage.prompt, c.usage.completion, c.usage.total}
 }
 
 // eventColumns are the parameters of insertEventsSQL.
@@ -546,21 +549,12 @@ type eventColumns struct {
 	stepID, typ, worker, reason []string
 	time                        []pgtype.Timestamptz
 	attempt                     []int32
-	errCode, errMsg             []pgtype.Text
+	errs                        errorColumns
 	data                        [][]byte
-}
-
-func (c *eventColumns) grow(n int) {
-	c.runSeq, c.seq, c.delay = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
-	c.stepID, c.typ, c.worker, c.reason = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	c.time, c.attempt = make([]pgtype.Timestamptz, 0, n), make([]int32, 0, n)
-	c.errCode, c.errMsg = make([]pgtype.Text, 0, n), make([]pgtype.Text, 0, n)
-	c.data = make([][]byte, 0, n)
 }
 
 func (c *eventColumns) add(ev *eventRow) {
 	e := &ev.e
-	code, msg := errorText(e.Error)
 	c.runSeq = append(c.runSeq, ev.runSeq)
 	c.seq = append(c.seq, e.Seq)
 	c.stepID = append(c.stepID, e.StepID)
@@ -570,13 +564,13 @@ func (c *eventColumns) add(ev *eventRow) {
 	c.worker = append(c.worker, e.Worker)
 	c.delay = append(c.delay, int64(e.Delay))
 	c.reason = append(c.reason, text(e.Reason))
-	c.errCode, c.errMsg = append(c.errCode, code), append(c.errMsg, msg)
+	c.errs.add(e.Error)
 	c.data = append(c.data, nilIfEmpty(e.Data))
 }
 
 func (c *eventColumns) args() []any {
 	return []any{c.runSeq, c.seq, c.stepID, c.typ, c.time, c.attempt, c.worker, c.delay, c.reason,
-		c.errCode, c.errMsg, c.data}
+		c.errs.code, c.errs.msg, c.data}
 }
 
 // opError is the error of one operation that changed nothing (an unknown
