@@ -83,23 +83,28 @@ func steps(n int) []*weft.StepRun {
 // TestCheckSteps checks that checkSteps accepts a good run, measures its
 // latencies, and refuses every kind of bad one.
 func TestCheckSteps(t *testing.T) {
-	lat, err := checkSteps(steps(5), 5)
+	lat, reruns, err := checkSteps(steps(5), 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lat.dispatch.p50 != 2*time.Millisecond || lat.queue.p99 != time.Millisecond {
-		t.Errorf("dispatch p50 %v (want 2ms: finished − run time − ready), queue p99 %v (want 1ms)", lat.dispatch.p50, lat.queue.p99)
+	if lat.dispatch.p50 != 2*time.Millisecond || lat.queue.p99 != time.Millisecond || reruns != 0 {
+		t.Errorf("dispatch p50 %v (want 2ms: finished − run time − ready), queue p99 %v (want 1ms), %d re-runs", lat.dispatch.p50, lat.queue.p99, reruns)
+	}
+	twice := steps(5)
+	twice[2].Attempts = 2
+	if _, reruns, err := checkSteps(twice, 5); err != nil || reruns != 1 {
+		t.Errorf("a step of two attempts: %d re-runs, %v; want 1, no error", reruns, err)
 	}
 	bad := map[string]func(s []*weft.StepRun) []*weft.StepRun{
 		"a step missing":     func(s []*weft.StepRun) []*weft.StepRun { return s[1:] },
-		"two attempts":       func(s []*weft.StepRun) []*weft.StepRun { s[2].Attempts = 2; return s },
+		"no attempt":         func(s []*weft.StepRun) []*weft.StepRun { s[2].Attempts = 0; return s },
 		"failed":             func(s []*weft.StepRun) []*weft.StepRun { s[0].Status = weft.StepFailed; return s },
 		"duplicate":          func(s []*weft.StepRun) []*weft.StepRun { s[1].StepID = s[0].StepID; return s },
 		"no finish time":     func(s []*weft.StepRun) []*weft.StepRun { s[3].FinishedAt = time.Time{}; return s },
 		"started before due": func(s []*weft.StepRun) []*weft.StepRun { s[4].RunTime = time.Hour; return s },
 	}
 	for name, spoil := range bad {
-		if _, err := checkSteps(spoil(steps(5)), 5); err == nil {
+		if _, _, err := checkSteps(spoil(steps(5)), 5); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -120,12 +125,25 @@ func events(w string) []weft.Event {
 // TestCheckEvents checks that checkEvents counts a good run's steps by
 // worker and refuses every kind of bad history.
 func TestCheckEvents(t *testing.T) {
-	by, err := checkEvents(events("w1"), 2, []string{"w1", "w2"})
+	by, reruns, err := checkEvents(events("w1"), 2, []string{"w1", "w2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if by["w1"] != 2 || by["w2"] != 0 {
-		t.Errorf("by worker %v, want w1: 2", by)
+	if by["w1"] != 2 || by["w2"] != 0 || reruns != 0 {
+		t.Errorf("by worker %v, %d re-runs; want w1: 2, none", by, reruns)
+	}
+	// Step a's first attempt lost its lease; w2 ran it again.
+	rerun := events("w1")
+	rerun[2] = weft.Event{Seq: 3, Type: weft.EventStepStarted, StepID: "a", Attempt: 2, Worker: "w2"}
+	rerun = append(rerun[:3:3], append([]weft.Event{{Seq: 3, Type: weft.EventStepSucceeded, StepID: "a", Attempt: 2, Worker: "w2"}}, rerun[3:]...)...)
+	for i := range rerun {
+		rerun[i].Seq = int64(i + 1)
+	}
+	if by, reruns, err := checkEvents(rerun, 2, []string{"w1", "w2"}); err != nil || reruns != 1 || by["w2"] != 1 {
+		t.Errorf("a step run again: by worker %v, %d re-runs, %v; want w2: 1, 1, no error", by, reruns, err)
+	}
+	if why := explainReruns(rerun); !strings.Contains(why, "1 steps started more than once; step a: attempt 1 by w1") {
+		t.Errorf("explainReruns: %s", why)
 	}
 	bad := map[string]func(e []weft.Event) []weft.Event{
 		"another worker": func(e []weft.Event) []weft.Event { e[1].Worker = "intruder"; return e },
@@ -133,14 +151,17 @@ func TestCheckEvents(t *testing.T) {
 		"started twice": func(e []weft.Event) []weft.Event {
 			return append(e[:5:5], weft.Event{Seq: 6, Type: weft.EventStepStarted, StepID: "b", Attempt: 1, Worker: "w1"}, weft.Event{Seq: 7, Type: weft.EventRunSucceeded})
 		},
-		"a retry":        func(e []weft.Event) []weft.Event { e[2].Type = weft.EventStepRetrying; return e },
+		"started after success": func(e []weft.Event) []weft.Event {
+			return append(e[:5:5], weft.Event{Seq: 6, Type: weft.EventStepStarted, StepID: "b", Attempt: 2, Worker: "w1"}, weft.Event{Seq: 7, Type: weft.EventRunSucceeded})
+		},
+		"failed":         func(e []weft.Event) []weft.Event { e[2].Type = weft.EventStepFailed; return e },
 		"no run end":     func(e []weft.Event) []weft.Event { return e[:5] },
 		"step missing":   func(e []weft.Event) []weft.Event { return append(e[:3:3], e[5]) },
 		"out of order":   func(e []weft.Event) []weft.Event { e[2].Seq = 1; return e },
 		"never finished": func(e []weft.Event) []weft.Event { e[4].Type = weft.EventStepStarted; e[4].StepID = "c"; return e },
 	}
 	for name, spoil := range bad {
-		if _, err := checkEvents(spoil(events("w1")), 2, []string{"w1", "w2"}); err == nil {
+		if _, _, err := checkEvents(spoil(events("w1")), 2, []string{"w1", "w2"}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

@@ -50,10 +50,12 @@ func medianRun(ms []*measurement) *measurement {
 	return s[(len(s)-1)/2]
 }
 
-// report prints the table of results and the targets' verdicts.
-func report(out io.Writer, results []*result, vs []variant) {
+// report prints the table of results, what the profiling rounds saw, the
+// targets' verdicts and the runs in which steps ran more than once. It
+// returns the number of those runs.
+func report(out io.Writer, results []*result, vs []variant) int {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tvariant\tmedian ms\tmin ms\tsteps/s\tvs inmem\tvs postgres\tsubmit ms\tdispatch p50 / p99 / max ms\tqueue p50 / p99 ms\tweft cpu µs/step\tsubmitter cpu µs/step\tpg cpu µs/step\tsteps by worker\t")
+	fmt.Fprintln(tw, "workload\tvariant\tmedian ms\tmin ms\tsteps/s\tvs inmem\tvs postgres\tsubmit ms\tdispatch p50 / p99 / max ms\tqueue p50 / p99 ms\tweft cpu µs/step\tsubmitter cpu µs/step\tpg cpu µs/step\tsteps by worker\tre-runs\t")
 	for _, res := range results {
 		inmem := median(res.runs[variantInmem], wallOf)
 		pg := median(res.runs[variantPostgres], wallOf)
@@ -72,13 +74,17 @@ func report(out io.Writer, results []*result, vs []variant) {
 				}
 				byWorker = strings.Join(parts, " / ")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s / %s / %s\t%s / %s\t%s\t%s\t%s\t%s\t\n",
+			reruns := 0
+			for _, m := range ms {
+				reruns += m.reruns
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s / %s / %s\t%s / %s\t%s\t%s\t%s\t%s\t%d\t\n",
 				res.name, v.name, msec(wall), msec(minWall), perSec(res.steps, wall),
 				ratio(wall, inmem), ratio(wall, pg), msec(median(ms, submitOf)),
 				msec(median(ms, dispatch50Of)), msec(median(ms, dispatch99Of)), msec(median(ms, dispatchMaxOf)),
 				msec(median(ms, queue50Of)), msec(median(ms, queue99Of)),
 				perStep(median(ms, weftCPUOf), res.steps), perStep(median(ms, submitCPUOf), res.steps),
-				perStep(median(ms, pgCPUOf), res.steps), byWorker)
+				perStep(median(ms, pgCPUOf), res.steps), byWorker, reruns)
 		}
 	}
 	tw.Flush()
@@ -126,6 +132,21 @@ func report(out io.Writer, results []*result, vs []variant) {
 			fmt.Fprintf(out, "  %-12s %-10s %s (p50 %s ms, %s)\n", res.name, v.name, verdict(p50 < targetDispatchP50), msec(p50), what)
 		}
 	}
+	failed := 0
+	for _, res := range results {
+		for _, v := range vs {
+			for i, m := range res.runs[v.name] {
+				if m.reruns > 0 {
+					if failed == 0 {
+						fmt.Fprintf(out, "\nCHECK FAILED: steps ran more than once (the run succeeded, every step once, but after more attempts):\n")
+					}
+					failed++
+					fmt.Fprintf(out, "  %s / %s, round %d: %d re-runs: %s\n", res.name, v.name, i+1, m.reruns, m.rerunWhy)
+				}
+			}
+		}
+	}
+	return failed
 }
 
 // workersName returns the name of the variant with n workers, or "".
