@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/weft-dev/weft"
 )
 
@@ -204,7 +206,7 @@ func (s *Store) transact(live []*op) (err error) {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Release()
-	t := newTxn(ctx, conn.Conn(), s.opts.Schema)
+	t := s.newTxn(ctx, conn.Conn())
 	defer func() {
 		if v := recover(); v != nil {
 			if t.current != nil {
@@ -270,19 +272,16 @@ type finished struct {
 	ended  bool
 }
 
-// Reading what Finish operations need, for each run ($1, by id): the steps
-// to finish (nodes $2, with their dependents), their pending dependents,
-// and the queued steps that admission may take.
+// Reading what Finish operations need: the steps to finish (by key,
+// with their dependents) and their pending dependents; the queued steps
+// of a capped run that admission may take are read with queuedSQL.
 const (
-	leasedSQL = `SELECT ` + stepCols + ` FROM steps s
-		WHERE s.key = ANY(ARRAY(SELECT ((SELECT seq FROM runs WHERE id = $1) << 32) + i FROM unnest($2::int[]) AS i))`
-	leasedDependentsSQL = `SELECT ` + stepCols + ` FROM steps s
-		WHERE s.key = ANY(ARRAY(SELECT (f.run_seq << 32) + d FROM steps f, unnest(f.dependents) AS d
-			WHERE f.key = ANY(ARRAY(SELECT ((SELECT seq FROM runs WHERE id = $1) << 32) + i FROM unnest($2::int[]) AS i))))
+	runInfoSQL = `SELECT id, seq, max_parallel FROM runs WHERE id = ANY($1)`
+	leasedSQL  = `SELECT ` + stepCols + ` FROM steps s WHERE s.key = ANY($1)
+	UNION ALL
+	SELECT ` + stepCols + ` FROM steps s
+		WHERE s.key = ANY(ARRAY(SELECT (f.run_seq << 32) + d FROM steps f, unnest(f.dependents) AS d WHERE f.key = ANY($1)))
 		AND s.status = 'pending'`
-	queuedOfRunSQL = `SELECT ` + stepCols + ` FROM steps s
-		WHERE s.run_seq = (SELECT seq FROM runs WHERE id = $1) AND s.status = 'queued'
-		ORDER BY s.priority DESC, s.idx LIMIT (SELECT max_parallel FROM runs WHERE id = $1)`
 )
 
 // finishPhase records the outcomes of Finish operations, in order: it
@@ -306,13 +305,42 @@ func (t *txn) finishPhase(ops []*op, qs []*claimReq) (map[*op]finished, *claimPl
 		byRun[ids[k]] = append(byRun[ids[k]], idxs[k])
 	}
 	unique := slices.Compact(slices.Sorted(slices.Values(ids)))
-	t.lockRuns(lockRunsByIDSQL, unique)
+	var unknown []string
 	for _, id := range unique {
-		t.queue(leasedSQL, id, byRun[id]).Query(t.addSteps)
-		t.queue(leasedDependentsSQL, id, byRun[id]).Query(t.addSteps)
-		t.queue(queuedOfRunSQL, id).Query(t.addSteps)
+		if _, ok := t.cache.get(id); !ok {
+			unknown = append(unknown, id)
+		}
 	}
-	plan := t.prefetchClaims(qs, unique)
+	if len(unknown) > 0 {
+		t.queue(runInfoSQL, unknown).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				var ri runInfo
+				if err := rows.Scan(&id, &ri.seq, &ri.maxParallel); err != nil {
+					return err
+				}
+				t.cache.put(id, ri)
+			}
+			return rows.Err()
+		})
+		if err := t.send(); err != nil {
+			return nil, nil, fmt.Errorf("find the runs: %w", err)
+		}
+	}
+	t.lockRuns(lockRunsByIDSQL, unique)
+	var seqs []int64
+	for _, id := range unique {
+		ri, ok := t.cache.get(id)
+		if !ok {
+			continue // no such run: its operations fail
+		}
+		seqs = append(seqs, ri.seq)
+		t.queue(leasedSQL, stepKeys(ri.seq, byRun[id])).Query(t.addSteps)
+		if ri.maxParallel > 0 {
+			t.queue(queuedSQL, ri.seq, ri.maxParallel).Query(t.addSteps)
+		}
+	}
+	plan := t.prefetchClaims(qs, seqs)
 	if err := t.send(); err != nil {
 		return nil, nil, fmt.Errorf("read the steps to finish: %w", err)
 	}

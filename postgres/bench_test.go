@@ -114,6 +114,10 @@ func drive(tb testing.TB, stores []*postgres.Store, id string, steps []weft.Plan
 	return time.Since(start)
 }
 
+// benchWorkers is how many workers each store of BenchmarkClaimFinish
+// has: the engine's default of parallel steps per process.
+var benchWorkers = 10
+
 // BenchmarkClaimFinish measures claim+finish throughput (steps per
 // second) on wide and layered plans with one and two stores (two
 // processes) sharing a schema, and the dispatch latency: the median time
@@ -134,7 +138,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 				var waits []time.Duration
 				for i := 0; i < b.N; i++ {
 					id := fmt.Sprintf("run%d", i)
-					total += drive(b, stores, id, plan.steps, 10)
+					total += drive(b, stores, id, plan.steps, benchWorkers)
 					list, err := stores[0].Steps(context.Background(), id)
 					if err != nil {
 						b.Fatal(err)

@@ -99,10 +99,6 @@ const (
 	SELECT seq FROM q WHERE seq IS NOT NULL LIMIT $2`
 	// The runs that have steps whose retry delay is over.
 	dueRunsSQL = `SELECT DISTINCT run_seq FROM steps WHERE status = 'retrying' AND retry_at <= $1`
-	// The first ready steps of a run (by id).
-	readyOfRunSQL = `SELECT ` + stepCols + ` FROM steps s
-		WHERE s.run_seq = (SELECT seq FROM runs WHERE id = $1) AND s.status = 'ready'
-		ORDER BY s.priority DESC, s.idx LIMIT $2`
 	// The ready steps of a run that come after (priority $2, node $3).
 	readyAfterSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.run_seq = $1 AND s.status = 'ready'
 		AND (s.priority < $2::bigint OR (s.priority = $2::bigint AND s.idx > $3))
@@ -131,17 +127,17 @@ type claimPlan struct {
 	demand    int
 	limit     int
 	now       time.Time
-	readyRuns []int64               // runs with ready steps, oldest first
-	due       []int64               // runs with steps whose retry delay is over
-	held      map[string]*readyList // the ready steps of the runs locked in the same round trip, by id
+	readyRuns []int64              // runs with ready steps, oldest first
+	due       []int64              // runs with steps whose retry delay is over
+	held      map[int64]*readyList // the ready steps of the runs locked in the same round trip, by seq
 }
 
 // prefetchClaims queues, for the transaction's first round trip, what
 // serving qs needs: the runs with ready steps, those with retries due,
-// and the ready steps of the runs held (the runs of ids, locked earlier in
+// and the ready steps of the runs held (the runs seqs, locked earlier in
 // the same round trip).
-func (t *txn) prefetchClaims(qs []*claimReq, ids []string) *claimPlan {
-	p := &claimPlan{qs: qs, held: make(map[string]*readyList)}
+func (t *txn) prefetchClaims(qs []*claimReq, seqs []int64) *claimPlan {
+	p := &claimPlan{qs: qs, held: make(map[int64]*readyList)}
 	if len(qs) == 0 {
 		return p
 	}
@@ -155,10 +151,10 @@ func (t *txn) prefetchClaims(qs []*claimReq, ids []string) *claimPlan {
 	t.claimNow = p.now
 	if p.demand > 0 {
 		t.queue(readyRunsSQL, int64(0), p.limit).Query(collectInt64(&p.readyRuns))
-		for _, id := range ids {
+		for _, seq := range seqs {
 			l := &readyList{}
-			p.held[id] = l
-			t.queue(readyOfRunSQL, id, p.limit).Query(t.collectReady(l, p.limit))
+			p.held[seq] = l
+			t.readyPage(seq, l, p.limit)
 		}
 	}
 	t.queue(dueRunsSQL, p.now).Query(collectInt64(&p.due))
@@ -181,7 +177,7 @@ func (t *txn) claimPhase(p *claimPlan) error {
 	}
 	cands := slices.Clone(p.readyRuns)
 	for seq, r := range t.runs {
-		l := p.held[r.id]
+		l := p.held[seq]
 		if l == nil {
 			l = &readyList{}
 		}

@@ -22,7 +22,7 @@ func (s *Store) inTx(ctx context.Context, what string, fn func(t *txn) error) er
 		return err
 	}
 	return s.read(ctx, what, func(c *pgx.Conn) error {
-		t := newTxn(ctx, c, s.opts.Schema)
+		t := s.newTxn(ctx, c)
 		err := fn(t)
 		if err != nil {
 			t.rollback()

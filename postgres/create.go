@@ -95,7 +95,7 @@ func (s *Store) createRun(ctx context.Context, rec *weft.Run, nr *weft.NewRun, p
 		return nil, false, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Release()
-	t := newTxn(ctx, conn.Conn(), s.opts.Schema)
+	t := s.newTxn(ctx, conn.Conn())
 	key := pgtype.Text{String: rec.IdempotencyKey, Valid: rec.IdempotencyKey != ""}
 	args := []any{rec.ID, rec.WorkflowID, rec.WorkflowVersion, key, rec.MaxParallel, ts(rec.Deadline), ts(rec.CreatedAt),
 		len(nr.Steps), p.ready, nilIfEmpty(rec.Params), nilIfEmpty(rec.Workflow), ts(nr.Now)}
@@ -130,6 +130,7 @@ func (s *Store) createRun(ctx context.Context, rec *weft.Run, nr *weft.NewRun, p
 		return nil, false, err
 	}
 	if found {
+		s.runs.put(rec.ID, runInfo{seq, rec.MaxParallel})
 		return rec, true, nil
 	}
 	// The key is taken: the transaction wrote nothing.

@@ -138,6 +138,8 @@ type Store struct {
 	close  sync.Once
 	wg     sync.WaitGroup // the writers and the listener
 
+	runs runCache // what never changes of the runs worked on
+
 	// stats count the transactions of Claim and Finish calls and the
 	// calls they carried out.
 	stats struct{ transactions, operations atomic.Int64 }
@@ -299,4 +301,38 @@ func (s *Store) wrap(what string, err error) error {
 		return fmt.Errorf("postgres: %s: %w", what, weft.ErrClosed)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, redact(err, s.secret))
+}
+
+// runInfo is what never changes of a run: its seq and its MaxParallel.
+type runInfo struct {
+	seq         int64
+	maxParallel int
+}
+
+// runCacheSize is how many runs a runCache remembers before it starts
+// afresh.
+const runCacheSize = 4096
+
+// runCache remembers the runInfo of runs by id, so that a transaction can
+// name a run's steps by key from its first statement. It is safe for
+// concurrent use; the zero value is empty and ready.
+type runCache struct {
+	mu sync.Mutex
+	m  map[string]runInfo
+}
+
+func (c *runCache) get(id string) (runInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ri, ok := c.m[id]
+	return ri, ok
+}
+
+func (c *runCache) put(id string, ri runInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= runCacheSize {
+		c.m = make(map[string]runInfo)
+	}
+	c.m[id] = ri
 }

@@ -30,6 +30,7 @@ type txn struct {
 	ctx    context.Context
 	conn   *pgx.Conn
 	schema string
+	cache  *runCache
 	b      *pgx.Batch
 	began  bool
 
@@ -62,8 +63,9 @@ type eventRow struct {
 	e      weft.Event
 }
 
-func newTxn(ctx context.Context, conn *pgx.Conn, schema string) *txn {
-	return &txn{ctx: ctx, conn: conn, schema: schema, runs: make(map[int64]*runState), byID: make(map[string]*runState)}
+func (s *Store) newTxn(ctx context.Context, conn *pgx.Conn) *txn {
+	return &txn{ctx: ctx, conn: conn, schema: s.opts.Schema, cache: &s.runs,
+		runs: make(map[int64]*runState), byID: make(map[string]*runState)}
 }
 
 // queue queues a statement for the next round trip (after BEGIN, for the
@@ -160,6 +162,7 @@ func (t *txn) lockRuns(sql string, arg any) {
 			if _, held := t.runs[r.seq]; !held {
 				t.runs[r.seq] = r
 				t.byID[r.id] = r
+				t.cache.put(r.id, runInfo{r.seq, r.maxParallel})
 			}
 		}
 		return rows.Err()
