@@ -375,6 +375,9 @@ func (t *txn) finishPhase(ops []*op, qs []*claimReq) (map[*op]finished, *claimPl
 		// can record one of its steps: this one ended it.
 		ran[o] = finished{run: r, status: r.status, ready: ready, ended: r.remaining == 0 && !r.endAt.IsZero()}
 	}
+	if err := t.promoteHeld(plan); err != nil {
+		return nil, nil, err
+	}
 	for _, r := range t.runs {
 		if err := t.admit(r); err != nil {
 			return nil, nil, err

@@ -124,6 +124,7 @@ const claimSlack = 8
 // its claim requests.
 type claimPlan struct {
 	qs        []*claimReq
+	promoted  map[int64]bool // runs whose due retries were promoted already
 	demand    int
 	limit     int
 	now       time.Time
@@ -137,7 +138,7 @@ type claimPlan struct {
 // and the ready steps of the runs held (the runs seqs, locked earlier in
 // the same round trip).
 func (t *txn) prefetchClaims(qs []*claimReq, seqs []int64) *claimPlan {
-	p := &claimPlan{qs: qs, held: make(map[int64]*readyList)}
+	p := &claimPlan{qs: qs, held: make(map[int64]*readyList), promoted: make(map[int64]bool)}
 	if len(qs) == 0 {
 		return p
 	}
@@ -173,7 +174,7 @@ func (t *txn) claimPhase(p *claimPlan) error {
 	lists := make(map[int64]*readyList)
 	isDue := make(map[int64]bool)
 	for _, seq := range p.due {
-		isDue[seq] = true
+		isDue[seq] = !p.promoted[seq]
 	}
 	cands := slices.Clone(p.readyRuns)
 	for seq, r := range t.runs {
@@ -184,10 +185,8 @@ func (t *txn) claimPhase(p *claimPlan) error {
 		l.absorb(r)
 		lists[seq] = l
 		cands = append(cands, seq)
-		for _, st := range r.steps {
-			if st != nil && st.status == weft.StepRetrying && !st.retryAt.After(p.now) {
-				isDue[seq] = true
-			}
+		if p.dueIn(r) {
+			isDue[seq] = !p.promoted[seq]
 		}
 	}
 	cands = slices.Compact(slices.Sorted(slices.Values(append(cands, p.due...))))
@@ -238,6 +237,39 @@ func (t *txn) claimPhase(p *claimPlan) error {
 			return fmt.Errorf("find ready steps: %w", err)
 		}
 		cands, moreRuns = p.readyRuns, len(p.readyRuns) == p.limit
+	}
+	return nil
+}
+
+// dueIn reports whether held run r has steps whose retry delay is over at
+// the claims' time (as the database or the transaction has them).
+func (p *claimPlan) dueIn(r *runState) bool {
+	if slices.Contains(p.due, r.seq) {
+		return true
+	}
+	for _, st := range r.steps {
+		if st != nil && st.status == weft.StepRetrying && !st.retryAt.After(p.now) {
+			return true
+		}
+	}
+	return false
+}
+
+// promoteHeld promotes the due retries of the runs the transaction holds,
+// when it serves claims (as a claim would find them ready), before their
+// admission: a due retry competes with queued steps by priority.
+func (t *txn) promoteHeld(p *claimPlan) error {
+	if p.demand == 0 {
+		return nil
+	}
+	for seq, r := range t.runs {
+		if r.status.Terminal() || !p.dueIn(r) {
+			continue
+		}
+		if err := t.promote(r, p.now, nil); err != nil {
+			return err
+		}
+		p.promoted[seq] = true
 	}
 	return nil
 }
@@ -316,7 +348,7 @@ func (t *txn) readyPage(seq int64, l *readyList, limit int) {
 
 // promote makes the steps of run r whose retry delay is over claimable
 // again (ready, or queued for admission) and adds those that are ready to
-// l.
+// l (when not nil).
 func (t *txn) promote(r *runState, now time.Time, l *readyList) error {
 	t.queue(dueOfRunSQL, r.seq, now).Query(t.addSteps)
 	if err := t.send(); err != nil {
@@ -340,7 +372,9 @@ func (t *txn) promote(r *runState, now time.Time, l *readyList) error {
 	if err := t.admit(r); err != nil {
 		return err
 	}
-	l.absorb(r)
+	if l != nil {
+		l.absorb(r)
+	}
 	return nil
 }
 
