@@ -25,6 +25,7 @@ type claimReq struct {
 	nextAt time.Time
 }
 
+// full reports whether the request claimed as many steps as it asked for.
 func (q *claimReq) full() bool { return len(q.claims) >= q.req.Max }
 
 // readyList is the ready steps of a run that a transaction knows, in

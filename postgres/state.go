@@ -75,10 +75,6 @@ type stepState struct {
 	dirty                                                               bool
 }
 
-func (st *stepState) result() weft.StepResult {
-	return weft.StepResult{StepID: st.id, Status: reported(st.status), Attempts: st.attempts, Output: st.output, Error: st.err}
-}
-
 // move changes the status of step st of run r, keeping the run's counters
 // (remaining, ready, running) and the transaction's list of steps made
 // ready.

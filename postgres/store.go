@@ -100,6 +100,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// withDefaults returns the options with every field unset given its
+// default.
 func (o *Options) withDefaults() Options {
 	var opts Options
 	if o != nil {
@@ -321,6 +323,7 @@ type runCache struct {
 	m  map[string]runInfo
 }
 
+// get returns what the cache remembers of run id.
 func (c *runCache) get(id string) (runInfo, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -328,6 +331,7 @@ func (c *runCache) get(id string) (runInfo, bool) {
 	return ri, ok
 }
 
+// put remembers ri for run id.
 func (c *runCache) put(id string, ri runInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

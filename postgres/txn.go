@@ -63,6 +63,7 @@ type eventRow struct {
 	e      weft.Event
 }
 
+// newTxn returns a transaction, not begun yet, on conn.
 func (s *Store) newTxn(ctx context.Context, conn *pgx.Conn) *txn {
 	return &txn{ctx: ctx, conn: conn, schema: s.opts.Schema, cache: &s.runs,
 		runs: make(map[int64]*runState), byID: make(map[string]*runState)}
