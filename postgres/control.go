@@ -63,7 +63,7 @@ func (t *txn) commitRecord(r *runState) (*weft.Run, error) {
 	var rec record
 	found := false
 	err := t.commit(func() {
-		t.queue(`SELECT `+recordCols+` FROM `+recordFrom+` WHERE r.seq = $1`, r.seq).QueryRow(func(row pgx.Row) error {
+		t.queue(`SELECT `+recordColsWith("d.workflow")+` FROM `+recordFrom+` WHERE r.seq = $1`, r.seq).QueryRow(func(row pgx.Row) error {
 			found = true
 			return row.Scan(rec.dest()...)
 		})
@@ -166,7 +166,7 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 				weft.Errorf(weft.CodeInvalid, "run %s is %s: only failed or canceled runs can be retried", rr.RunID, st))
 		}
 		if rr.Workflow != nil {
-			t.queue(`UPDATE run_docs SET workflow = $2 WHERE run_seq = $1`, r.seq, []byte(rr.Workflow))
+			t.queue(`UPDATE run_docs SET workflow = $2, workflow_rev = workflow_rev + 1 WHERE run_seq = $1`, r.seq, []byte(rr.Workflow))
 		}
 		var reset []int32
 		lo, hi := runKeys(r.seq)

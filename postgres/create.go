@@ -43,11 +43,13 @@ const (
 			$22::int[], $23::int[], $24::int[], $25::int[], $26::text[], $27::timestamptz[])
 			AS u(idx, step_id, type, pool, priority, trigger, sink, dep_lo, dep_hi, dnt_lo, dnt_hi, status, ready_at))
 	SELECT seq FROM r`
-	// keyedRunSQL reads the run an idempotency key belongs to.
-	keyedRunSQL = `SELECT ` + recordCols + ` FROM ` + recordFrom + ` WHERE r.idempotency_key = $1`
 )
 
-// stepColumnNames are the columns COPY writes, in the order of copyRow.
+// keyedRunSQL reads the run an idempotency key belongs to.
+var keyedRunSQL = `SELECT ` + recordColsWith("d.workflow") + ` FROM ` + recordFrom + ` WHERE r.idempotency_key = $1`
+
+// stepColumnNames are the columns COPY writes, in the order of
+// copySource's rows.
 var stepColumnNames = []string{"key", "run_seq", "idx", "step_id", "type", "pool", "priority", "trigger", "sink",
 	"deps", "dependents", "deps_total", "status", "ready_at"}
 

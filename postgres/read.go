@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,19 +20,78 @@ import (
 // call reads what was committed when it started; none takes a lock.
 
 // recordCols are the columns of a run's record (weft.Run), from
-// recordFrom, in the order of recordDest.
+// recordFrom, in the order of record.dest, the workflow document being
+// the expression WF (see recordColsWith).
 const (
 	recordCols = `r.seq, r.id, r.workflow_id, r.workflow_version, r.status, r.idempotency_key, d.params,
-		d.workflow, r.max_parallel, r.deadline, r.result, r.error_code, r.error_message, r.prompt_tokens,
+		d.workflow_rev, WF, r.max_parallel, r.deadline, r.result, r.error_code, r.error_message, r.prompt_tokens,
 		r.completion_tokens, r.total_tokens, r.peak_parallel, r.created_at, r.started_at, r.finished_at`
 	recordFrom = `runs r JOIN run_docs d ON d.run_seq = r.seq`
 )
+
+// recordColsWith returns recordCols with wf as the workflow document's
+// expression: d.workflow, or one that reads it only when needed.
+func recordColsWith(wf string) string { return strings.Replace(recordCols, "WF", wf, 1) }
+
+// docCacheBytes is how many bytes of workflow documents a docCache keeps
+// before it starts afresh.
+const docCacheBytes = 64 << 20
+
+// docCache keeps the workflow documents of the runs read, by run id, with
+// their revision (run_docs.workflow_rev), so that a run's record is read
+// without its document while the revision is the one kept. It is safe for
+// concurrent use; the zero value is empty and ready.
+type docCache struct {
+	mu   sync.Mutex
+	m    map[string]cachedDoc
+	size int
+}
+
+type cachedDoc struct {
+	rev int32
+	doc json.RawMessage
+}
+
+// rev returns the revision kept of run id's document, -1 for none.
+func (c *docCache) rev(id string) int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.m[id]; ok {
+		return d.rev
+	}
+	return -1
+}
+
+// resolve returns run id's document at revision rev: doc when it was
+// read (not nil, or the statement read it), else the one kept, which must
+// be at rev.
+func (c *docCache) resolve(id string, rev int32, doc []byte, read bool) (json.RawMessage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !read {
+		d, ok := c.m[id]
+		if !ok || d.rev != rev {
+			return nil, false
+		}
+		return d.doc, true
+	}
+	if c.m == nil || c.size+len(doc) > docCacheBytes {
+		c.m, c.size = make(map[string]cachedDoc), 0
+	}
+	if old, ok := c.m[id]; ok {
+		c.size -= len(old.doc)
+	}
+	c.m[id] = cachedDoc{rev: rev, doc: rawJSON(doc)}
+	c.size += len(doc)
+	return rawJSON(doc), true
+}
 
 // record is a run's record as scanned (dest), before run makes it a
 // weft.Run.
 type record struct {
 	weft.Run
 	seq                                int64
+	workflowRev                        int32
 	status                             string
 	key, errCode, errMsg               pgtype.Text
 	params, workflow, result           []byte
@@ -40,16 +101,20 @@ type record struct {
 
 // dest returns the scan destinations of recordCols.
 func (r *record) dest() []any {
-	return []any{&r.seq, &r.ID, &r.WorkflowID, &r.version, &r.status, &r.key, &r.params, &r.workflow,
+	return []any{&r.seq, &r.ID, &r.WorkflowID, &r.version, &r.status, &r.key, &r.params, &r.workflowRev, &r.workflow,
 		&r.maxParallel, &r.deadline, &r.result, &r.errCode, &r.errMsg, &r.Usage.PromptTokens,
 		&r.Usage.CompletionTokens, &r.Usage.TotalTokens, &r.peak, &r.created, &r.started, &r.finish}
 }
 
-// run returns the weft.Run of what was scanned.
+// run returns the weft.Run of what was scanned; its Workflow is r.Workflow
+// (see docCache), or, when that is not set, the document scanned.
 func (r *record) run() *weft.Run {
 	run := r.Run
+	if run.Workflow == nil {
+		run.Workflow = rawJSON(r.workflow)
+	}
 	run.Status, run.IdempotencyKey = weft.RunStatus(r.status), r.key.String
-	run.Params, run.Workflow, run.Result = rawJSON(r.params), rawJSON(r.workflow), rawJSON(r.result)
+	run.Params, run.Result = rawJSON(r.params), rawJSON(r.result)
 	run.WorkflowVersion, run.MaxParallel, run.PeakParallel = int(r.version), int(r.maxParallel), int(r.peak)
 	run.Error = errorInfo(r.errCode, r.errMsg)
 	run.Deadline, run.CreatedAt, run.StartedAt, run.FinishedAt = timeOf(r.deadline), timeOf(r.created), timeOf(r.started), timeOf(r.finish)
@@ -77,15 +142,31 @@ func (s *Store) read(ctx context.Context, what string, fn func(c *pgx.Conn) erro
 	return nil
 }
 
-// Run returns a run's record; see weft.Store.
+// runSQL reads a run's record by id ($1), its workflow document only when
+// its revision is not $2.
+var runSQL = `SELECT ` + recordColsWith(`CASE WHEN d.workflow_rev = $2 THEN NULL ELSE d.workflow END`) +
+	` FROM ` + recordFrom + ` WHERE r.id = $1`
+
+// Run returns a run's record; see weft.Store. The run's workflow document
+// is read once per process (and again when RetryRun replaced it).
 func (s *Store) Run(ctx context.Context, runID string) (*weft.Run, error) {
 	var rec record
 	err := s.read(ctx, "run "+runID, func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT `+recordCols+` FROM `+recordFrom+` WHERE r.id = $1`, runID).Scan(rec.dest()...)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("run %s: %w", runID, weft.ErrNotFound)
+		for {
+			kept := s.docs.rev(runID)
+			err := c.QueryRow(ctx, runSQL, runID, kept).Scan(rec.dest()...)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("run %s: %w", runID, weft.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			var ok bool
+			if rec.Workflow, ok = s.docs.resolve(runID, rec.workflowRev, rec.workflow, rec.workflowRev != kept); ok {
+				return nil
+			}
+			// The document kept was dropped meanwhile: read it again.
 		}
-		return err
 	})
 	if err != nil {
 		return nil, err
@@ -294,7 +375,7 @@ func (s *Store) ListRuns(ctx context.Context, f *weft.RunFilter) ([]*weft.Run, s
 	if !f.Until.IsZero() {
 		add("r.created_at < $?", f.Until)
 	}
-	q := `SELECT ` + recordCols + ` FROM ` + recordFrom
+	q := `SELECT ` + recordColsWith(`NULL::bytea`) + ` FROM ` + recordFrom
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
@@ -309,22 +390,70 @@ func (s *Store) ListRuns(ctx context.Context, f *weft.RunFilter) ([]*weft.Run, s
 			return err
 		}
 		defer rows.Close()
-		var last int64
+		var recs []*record
 		for rows.Next() {
-			if len(out) == limit {
-				next = strconv.FormatInt(last, 10)
+			if len(recs) == limit {
+				next = strconv.FormatInt(recs[len(recs)-1].seq, 10)
 				break
 			}
-			var rec record
+			rec := &record{}
 			if err := rows.Scan(rec.dest()...); err != nil {
 				return err
 			}
-			out, last = append(out, rec.run()), rec.seq
+			recs = append(recs, rec)
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := s.workflowsOf(ctx, c, recs); err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			out = append(out, rec.run())
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+// workflowsOf sets the workflow documents of records read without them:
+// those kept, and the others read (and kept).
+func (s *Store) workflowsOf(ctx context.Context, c *pgx.Conn, recs []*record) error {
+	missing := make(map[int64]*record)
+	var seqs []int64
+	for _, rec := range recs {
+		doc, ok := s.docs.resolve(rec.ID, rec.workflowRev, nil, false)
+		if ok {
+			rec.Workflow = doc
+			continue
+		}
+		missing[rec.seq] = rec
+		seqs = append(seqs, rec.seq)
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	rows, err := c.Query(ctx, `SELECT run_seq, workflow_rev, workflow FROM run_docs WHERE run_seq = ANY($1)`, seqs)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			seq int64
+			rev int32
+			doc []byte
+		)
+		if err := rows.Scan(&seq, &rev, &doc); err != nil {
+			return err
+		}
+		if rec := missing[seq]; rec != nil {
+			rec.Workflow, _ = s.docs.resolve(rec.ID, rev, doc, true)
+		}
+	}
+	return rows.Err()
 }

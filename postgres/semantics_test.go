@@ -170,3 +170,43 @@ func TestConcurrentIdempotentCreate(t *testing.T) {
 		t.Errorf("UnfinishedRuns = %q, %v; want one run", unfinished, err)
 	}
 }
+
+// TestWorkflowDocuments: a run's workflow document, which a store keeps
+// once read, is read again once another store's RetryRun replaced it;
+// ListRuns returns the documents too.
+func TestWorkflowDocuments(t *testing.T) {
+	ctx := context.Background()
+	ss := stores(t, 2, nil)
+	steps := []weft.PlanStep{{ID: "a", Type: "test", Sink: true}}
+	if _, _, err := ss[0].CreateRun(ctx, &weft.NewRun{Run: weft.Run{ID: "r", Workflow: json.RawMessage(`{"v":1}`)}, Steps: steps, Now: base}); err != nil {
+		t.Fatal(err)
+	}
+	doc := func(s weft.Store) string {
+		t.Helper()
+		run, err := s.Run(ctx, "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, _, err := s.ListRuns(ctx, nil)
+		if err != nil || len(list) != 1 || string(list[0].Workflow) != string(run.Workflow) {
+			t.Fatalf("ListRuns = %v, %v; want the run with workflow %s", list, err, run.Workflow)
+		}
+		return string(run.Workflow)
+	}
+	for range 2 {
+		if got := doc(ss[0]); got != `{"v":1}` {
+			t.Fatalf("workflow = %s; want {\"v\":1}", got)
+		}
+	}
+	if _, err := ss[1].CancelRun(ctx, &weft.RunCancel{RunID: "r", Status: weft.RunCanceled, Now: base}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ss[1].RetryRun(ctx, &weft.RunRetry{RunID: "r", Now: base, Workflow: json.RawMessage(`{"v":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := doc(ss[0]); got != `{"v":2}` {
+			t.Errorf("workflow after another store's RetryRun = %s; want {\"v\":2}", got)
+		}
+	}
+}

@@ -141,6 +141,7 @@ type Store struct {
 	wg     sync.WaitGroup // the writers and the listener
 
 	runs runCache // what never changes of the runs worked on
+	docs docCache // the workflow documents of the runs read
 
 	// stats count the transactions of Claim and Finish calls and the
 	// calls they carried out.
