@@ -110,22 +110,31 @@ func (s *Store) createRun(ctx context.Context, rec *weft.Run, nr *weft.NewRun, p
 	}
 	var seq int64
 	found := false
-	t.queue(q, args...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			found = true
-			if err := rows.Scan(&seq); err != nil {
-				return err
+	insert := func() {
+		t.queue(q, args...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				found = true
+				if err := rows.Scan(&seq); err != nil {
+					return err
+				}
 			}
-		}
-		return rows.Err()
-	})
-	err = t.send()
-	if err == nil && found && !small {
-		_, err = t.conn.CopyFrom(ctx, pgx.Identifier{"steps"}, stepColumnNames, p.copySource(seq))
+			return rows.Err()
+		})
 	}
-	if err == nil && found {
-		t.unclaimed = p.ready
-		err = t.commit(nil)
+	t.unclaimed = p.ready // roots are ready: wake the claimers
+	if small {
+		// One round trip: a run not created (its key taken) wrote
+		// nothing, and its commit is harmless.
+		err = t.commit(insert)
+	} else {
+		insert()
+		err = t.send()
+		if err == nil && found {
+			_, err = t.conn.CopyFrom(ctx, pgx.Identifier{"steps"}, stepColumnNames, p.copySource(seq))
+		}
+		if err == nil {
+			err = t.commit(nil)
+		}
 	}
 	if err != nil {
 		t.rollback()
@@ -136,7 +145,6 @@ func (s *Store) createRun(ctx context.Context, rec *weft.Run, nr *weft.NewRun, p
 		return rec, true, nil
 	}
 	// The key is taken: the transaction wrote nothing.
-	t.rollback()
 	var kept record
 	err = conn.QueryRow(ctx, keyedRunSQL, rec.IdempotencyKey).Scan(kept.dest()...)
 	if err != nil {
