@@ -98,6 +98,13 @@ const (
 		SELECT (SELECT s.run_seq FROM steps s WHERE s.status = 'ready' AND s.run_seq > q.seq ORDER BY s.run_seq LIMIT 1)
 		FROM q WHERE q.seq IS NOT NULL)
 	SELECT seq FROM q WHERE seq IS NOT NULL LIMIT $2`
+	// lockFirstReadySQL locks the oldest run with ready steps (among the
+	// first $2 after run $1) that no other transaction holds.
+	lockFirstReadySQL = `SELECT ` + runCols + ` FROM runs WHERE seq = ANY(ARRAY(` + readyRunsSQL + `))
+		ORDER BY seq LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED`
+	// readyTopSQL reads the first ready steps of all runs, in claim order.
+	readyTopSQL = `SELECT ` + stepCols + ` FROM steps s WHERE s.status = 'ready'
+		ORDER BY s.run_seq, s.priority DESC, s.idx LIMIT $1`
 	// The runs that have steps whose retry delay is over.
 	dueRunsSQL = `SELECT DISTINCT run_seq FROM steps WHERE status = 'retrying' AND retry_at <= $1`
 	// The ready steps of a run that come after (priority $2, node $3).
@@ -158,9 +165,47 @@ func (t *txn) prefetchClaims(qs []*claimReq, seqs []int64) *claimPlan {
 			p.held[seq] = l
 			t.readyPage(seq, l, p.limit)
 		}
+		if len(seqs) == 0 {
+			t.prefetchFirst(p)
+		}
 	}
 	t.queue(dueRunsSQL, p.now).Query(collectInt64(&p.due))
 	return p
+}
+
+// prefetchFirst queues, for a transaction that holds no run yet, the lock
+// of the oldest run with ready steps that no other transaction holds, and
+// then the first ready steps of all runs: those of the run locked are
+// read once it is, so they are as good as its own page of ready steps
+// (those of other runs are left: a run is read once locked).
+func (t *txn) prefetchFirst(p *claimPlan) {
+	t.lockRuns(lockFirstReadySQL, int64(0), p.limit)
+	t.queue(readyTopSQL, p.limit).Query(func(rows pgx.Rows) error {
+		n, last := 0, int64(0)
+		for rows.Next() {
+			seq, st, err := scanStep(rows)
+			if err != nil {
+				return err
+			}
+			n, last = n+1, seq
+			if st = t.addStep(seq, st); st == nil {
+				continue // a run not locked
+			}
+			l := p.held[seq]
+			if l == nil {
+				l = &readyList{}
+				p.held[seq] = l
+			}
+			l.read, l.bound = true, orderOf(st)
+			l.add(st)
+		}
+		// The runs locked may have more ready steps than were read when
+		// the read stopped at the limit at them or before them.
+		for seq, l := range p.held {
+			l.more = n == p.limit && last <= seq
+		}
+		return rows.Err()
+	})
 }
 
 // claimPhase serves the claim requests of p, in order: each takes ready

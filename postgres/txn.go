@@ -153,8 +153,8 @@ const (
 
 // lockRuns queues a statement that locks runs (one of the lock*SQL) and
 // adds them to the transaction.
-func (t *txn) lockRuns(sql string, arg any) {
-	t.queue(sql, arg).Query(func(rows pgx.Rows) error {
+func (t *txn) lockRuns(sql string, args ...any) {
+	t.queue(sql, args...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			r, err := scanRun(rows)
 			if err != nil {
