@@ -40,6 +40,10 @@ func (s *Store) Wake() <-chan struct{} {
 	return s.wake
 }
 
+// listenerName is the application_name of the connection that listens
+// for the wake-ups of schema, which tells it apart in pg_stat_activity.
+func listenerName(schema string) string { return "weft wake-ups " + schema }
+
 // signal wakes the reader of Wake, if none is pending.
 func (s *Store) signal() {
 	select {
@@ -77,7 +81,9 @@ func (s *Store) listenLoop() {
 // (and once on connecting, for what was missed before) until the
 // connection fails or ctx ends. connected is called once it listens.
 func (s *Store) listenOnce(ctx context.Context, connected func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = listenerName(s.opts.Schema)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
