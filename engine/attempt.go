@@ -41,6 +41,12 @@ func (e *Engine) run(c *weft.Claim) {
 // next. obs is nil without an Observer.
 func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepFinish, next *weft.ClaimRequest, obs *weft.StepObservation) (*weft.Claim, *runInfo) {
 	f.Lease, f.StartedAt = c.Lease(), e.cfg.Now()
+	// The attempt is this slot's from now on, so heartbeats renew its
+	// lease, also while its run's workflow loads; it can be stopped before
+	// it is armed.
+	a := slot
+	a.begin(f.Lease, nil)
+	defer a.end()
 	// The previous attempt's run info serves when it is of the same run
 	// and that run is not over: a step of a run that ended can be claimed
 	// only after a Retry, which replaces the run's info.
@@ -61,9 +67,7 @@ func (e *Engine) runOne(c *weft.Claim, ri *runInfo, slot *attempt, f *weft.StepF
 	sp := &ri.steps[c.Index]
 	ctx, cancel := context.WithTimeout(context.Background(), sp.timeout)
 	defer cancel()
-	a := slot
-	a.begin(f.Lease, cancel)
-	defer a.end()
+	a.arm(cancel)
 	a.tokens.reset(ri.tokens)
 
 	out, in, skip, err := e.attempt(ctx, a, ri, sp, c)

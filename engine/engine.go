@@ -51,6 +51,7 @@ type Engine struct {
 	debug bool // the logger takes debug records
 
 	runs     sync.Map // run id → *runInfo: the runs this engine works on
+	loading  sync.Map // run id → *infoLoad: runs whose info is being loaded
 	attempts sync.Map // *attempt → struct{}: the attempts in flight
 
 	mu      sync.Mutex
@@ -82,16 +83,31 @@ type attempt struct {
 	why    error // why the current attempt was stopped from outside
 }
 
-// begin records the attempt now running in the slot; it cancels it at
-// once when the slot is closed.
+// begin records the attempt now running in the slot, whose lease
+// heartbeats renew from now on; it is stopped at once when the slot is
+// closed. cancel may be nil while the attempt is prepared: see arm.
 func (a *attempt) begin(lease weft.Lease, cancel context.CancelFunc) {
 	a.mu.Lock()
 	a.active, a.lease, a.cancel, a.why = true, lease, cancel, nil
 	if a.closed {
 		a.why = weft.ErrClosed
-		cancel()
+		if cancel != nil {
+			cancel()
+		}
 	}
 	a.mu.Unlock()
+}
+
+// arm sets the cancel function of the slot's attempt, begun without one
+// while it was prepared; it cancels at once when the attempt was stopped
+// meanwhile.
+func (a *attempt) arm(cancel context.CancelFunc) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cancel = cancel
+	if a.why != nil {
+		cancel()
+	}
 }
 
 // close cancels the slot's attempt, and any it begins later, because the
@@ -124,7 +140,9 @@ func (a *attempt) stop(why error, match func(weft.Lease) bool) bool {
 	defer a.mu.Unlock()
 	if a.active && a.why == nil && (match == nil || match(a.lease)) {
 		a.why = why
-		a.cancel()
+		if a.cancel != nil {
+			a.cancel()
+		}
 		return true
 	}
 	return false

@@ -100,6 +100,39 @@ func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
 	if ri, ok := e.runs.Load(runID); ok {
 		return ri.(*runInfo), nil
 	}
+	// One load of a run at a time: the slots that claim steps of a run
+	// this process has not seen wait for one parse of its workflow rather
+	// than each parsing it.
+	v, loading := e.loading.LoadOrStore(runID, &infoLoad{done: make(chan struct{})})
+	l := v.(*infoLoad)
+	if loading {
+		select {
+		case <-l.done:
+			return l.ri, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	defer func() {
+		e.loading.Delete(runID)
+		close(l.done)
+	}()
+	l.ri, l.err = e.load(ctx, runID)
+	return l.ri, l.err
+}
+
+// infoLoad is a load of a run's info in progress, which others wait for.
+type infoLoad struct {
+	done chan struct{} // closed when ri and err are set
+	ri   *runInfo
+	err  error
+}
+
+// load builds a run's info from its record in the store.
+func (e *Engine) load(ctx context.Context, runID string) (*runInfo, error) {
+	if ri, ok := e.runs.Load(runID); ok {
+		return ri.(*runInfo), nil
+	}
 	run, err := e.store.Run(ctx, runID)
 	if err != nil {
 		return nil, err
