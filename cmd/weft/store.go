@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,9 +25,8 @@ const durableLease = 4 * time.Second
 
 // openStore opens the store named by spec: "memory" (nothing kept),
 // "sqlite:PATH" (a database file, created when missing) or a PostgreSQL
-// URL "postgres://USER@HOST:PORT/DB?..." (shared by many processes; the
-// tables live in schema weft, or in the one named by the URL's parameter
-// weft_schema). It returns the store, a function that closes it, and
+// URL "postgres://USER@HOST:PORT/DB?..." (shared by many processes; see
+// postgresSpec for the store's parameters). It returns the store, a function that closes it, and
 // whether it is durable. A malformed spec is a usage error; a database that
 // cannot be opened is an error that says why. Neither holds the URL's
 // password.
@@ -45,13 +45,13 @@ func openStore(spec string) (weft.Store, func() error, bool, error) {
 		}
 		return s, s.Close, true, nil
 	case strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://"):
-		dsn, schema, err := postgresSpec(spec)
+		dsn, opts, err := postgresSpec(spec)
 		if err != nil {
 			return nil, nil, false, err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		s, err := postgres.Open(ctx, dsn, &postgres.Options{Schema: schema})
+		s, err := postgres.Open(ctx, dsn, opts)
 		if err != nil {
 			return nil, nil, false, &storeOpenError{err}
 		}
@@ -61,17 +61,32 @@ func openStore(spec string) (weft.Store, func() error, bool, error) {
 }
 
 // postgresSpec splits a PostgreSQL --store URL into the DSN pgx reads and
-// the schema of weft's tables (the parameter weft_schema, default weft).
-func postgresSpec(spec string) (dsn, schema string, err error) {
+// the store's options, given as parameters of the URL that PostgreSQL does
+// not know: weft_schema (default weft), weft_max_conns (10), weft_writers
+// (2) and weft_max_batch (64), see postgres.Options.
+func postgresSpec(spec string) (dsn string, opts *postgres.Options, err error) {
 	u, err := url.Parse(spec)
 	if err != nil || u.Host == "" {
-		return "", "", usagef("--store %s: expected a URL such as postgres://USER@HOST:5432/DB?sslmode=disable", redacted(spec))
+		return "", nil, usagef("--store %s: expected a URL such as postgres://USER@HOST:5432/DB?sslmode=disable", redacted(spec))
 	}
 	q := u.Query()
-	schema = q.Get("weft_schema")
+	opts = &postgres.Options{Schema: q.Get("weft_schema")}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"weft_max_conns", &opts.MaxConns}, {"weft_writers", &opts.Writers}, {"weft_max_batch", &opts.MaxBatch}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return "", nil, usagef("--store: %s=%q: expected a whole number of 1 or more", p.name, v)
+			}
+			*p.dst = n
+		}
+		q.Del(p.name)
+	}
 	q.Del("weft_schema")
 	u.RawQuery = q.Encode()
-	return u.String(), schema, nil
+	return u.String(), opts, nil
 }
 
 // redacted returns spec with the password of a URL replaced by xxxxx, for

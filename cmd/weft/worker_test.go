@@ -43,3 +43,18 @@ func TestWorkerUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestPostgresSpec(t *testing.T) {
+	dsn, opts, err := postgresSpec("postgres://u@h:5432/db?sslmode=disable&weft_schema=s1&weft_max_conns=20&weft_writers=3&weft_max_batch=128")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dsn != "postgres://u@h:5432/db?sslmode=disable" || opts.Schema != "s1" || opts.MaxConns != 20 || opts.Writers != 3 || opts.MaxBatch != 128 {
+		t.Fatalf("dsn %q, options %+v", dsn, opts)
+	}
+	for _, bad := range []string{"postgres://u@h/db?weft_writers=0", "postgres://u@h/db?weft_max_batch=x", "postgres:///db"} {
+		if _, _, err := postgresSpec(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
