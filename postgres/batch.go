@@ -111,21 +111,24 @@ func (s *Store) queueOf(o *op) chan *op {
 }
 
 // lingerMax is how long a writer waits for more operations when fewer
-// are waiting than its last transaction carried out (see writeLoop).
+// are waiting than its recent transactions carried out (see writeLoop).
 const lingerMax = 200 * time.Microsecond
 
 // writeLoop carries out the operations of queue ops: each batch of those
 // waiting in one transaction. Under a steady load the callers of a
 // transaction come back together, just after it: when fewer operations
-// wait than the last transaction carried out, the writer waits for them a
-// little (lingerMax at most), so that they share the next transaction
-// rather than split into two that would wait for each other's locks.
+// wait than the largest of its last few transactions carried out, the
+// writer waits for them a little (lingerMax at most), so that they share
+// the next transaction rather than split into two that would wait for
+// each other's locks.
 func (s *Store) writeLoop(ops chan *op) {
 	batch := make([]*op, 0, s.opts.MaxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	last := 0
+	var recent [4]int // the sizes of the last batches
+	next := 0
 	for o := range ops {
+		target := slices.Max(recent[:])
 		batch = append(batch[:0], o)
 		lingering := false
 	fill:
@@ -139,7 +142,7 @@ func (s *Store) writeLoop(ops chan *op) {
 				continue
 			default:
 			}
-			if len(batch) >= last {
+			if len(batch) >= target {
 				break
 			}
 			if !lingering {
@@ -160,7 +163,8 @@ func (s *Store) writeLoop(ops chan *op) {
 		if lingering {
 			timer.Stop()
 		}
-		last = len(batch)
+		recent[next%len(recent)] = len(batch)
+		next++
 		s.runBatch(batch)
 		clear(batch)
 	}
