@@ -84,7 +84,8 @@ type Options struct {
 	Schema string
 	// MaxConns is the most connections the store's pool opens at once
 	// (the connection that listens for wake-ups, see Store.Wake, is not
-	// one of them). Defaults to 10.
+	// one of them); at least Writers+1, so that reads never wait for
+	// every writer. Defaults to the DSN's pool_max_conns, else 10.
 	MaxConns int
 	// Writers is how many transactions of Claim and Finish calls run at
 	// once in this process. The calls of one run (Finish) go to one
@@ -109,9 +110,6 @@ func (o *Options) withDefaults() Options {
 	}
 	if opts.Schema == "" {
 		opts.Schema = "weft"
-	}
-	if opts.MaxConns <= 0 {
-		opts.MaxConns = 10
 	}
 	if opts.Writers <= 0 {
 		opts.Writers = 2
@@ -175,7 +173,13 @@ func Open(ctx context.Context, dsn string, o *Options) (*Store, error) {
 	if cfg.ConnConfig.Password != "" {
 		secret = cfg.ConnConfig.Password
 	}
-	cfg.MaxConns = int32(opts.MaxConns)
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = int32(opts.MaxConns)
+	case !strings.Contains(dsn, "pool_max_conns"):
+		cfg.MaxConns = 10
+	}
+	cfg.MaxConns = max(cfg.MaxConns, int32(opts.Writers)+1)
 	cfg.ConnConfig.RuntimeParams["search_path"] = quoteIdent(opts.Schema)
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "weft"
