@@ -184,6 +184,13 @@ func Open(ctx context.Context, dsn string, o *Options) (*Store, error) {
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "weft"
 	}
+	// A process that stops in the middle of a transaction (frozen, cut
+	// off) would hold its runs' locks until TCP notices, hours later: the
+	// server ends such a session after a minute. (The store's transactions
+	// never wait for their process that long between statements.)
+	if cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] == "" {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60s"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return fail("connect", err)
