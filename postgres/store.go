@@ -15,9 +15,11 @@
 // while different runs proceed in parallel. Transactions that lock several
 // runs at once lock them in creation order, in one statement; a claim
 // never waits for a run (it skips runs that are locked: SKIP LOCKED); so
-// transactions never wait for each other in a cycle. Leases are fenced by
-// (worker, attempt); Heartbeat never waits for a lock (it skips steps
-// being changed: they are extended at the next one).
+// transactions never wait for each other in a cycle. A process that stops
+// in the middle of a transaction loses its locks when its connection is
+// closed, or after a minute (idle_in_transaction_session_timeout). Leases
+// are fenced by (worker, attempt); Heartbeat never waits for a lock (it
+// skips steps being changed: they are extended at the next one).
 //
 // Claims take ready steps oldest run first, then highest priority, then
 // node order, from an index of ready steps. A run's MaxParallel is enforced
@@ -40,15 +42,18 @@
 // (arrays, unnest), in two pipelined round trips for Finish calls with
 // Next (what the first reads serves their claims too), and commits once.
 // The Finish calls of one run go to one writer, which waits a little
-// (at most 200µs) for the callers of its last transaction, so that they
-// share a transaction rather than queue for the run's lock. CreateRun
-// writes large plans with COPY.
+// (at most 200µs) for the callers of its last transactions, so that they
+// share a transaction rather than queue for the run's lock. A Claim that
+// holds no run locks the oldest free run with ready steps in its first
+// round trip. CreateRun writes a small plan in one statement, a large one
+// with COPY. A run's workflow document is read once per process.
 //
 // # Wake-ups
 //
 // A transaction that leaves steps ready that it did not claim itself sends
-// a notification (NOTIFY weft_ready), delivered on commit to every process
-// listening; Wake returns a channel fed by them.
+// a notification (NOTIFY weft_ready, with the schema as payload),
+// delivered on commit to every process listening; Wake returns a channel
+// fed by them.
 //
 // # Schema
 //
