@@ -132,6 +132,7 @@ func TestMaxParallelAcrossStores(t *testing.T) {
 		done     atomic.Bool
 		wg       sync.WaitGroup
 	)
+	deadline := time.Now().Add(time.Minute)
 	take := func(cs []*weft.Claim) {
 		for _, c := range cs {
 			claimed[c.Index].Add(1)
@@ -146,6 +147,10 @@ func TestMaxParallelAcrossStores(t *testing.T) {
 				name := fmt.Sprintf("s%dw%d", k, w)
 				var queue []*weft.Claim
 				for !done.Load() {
+					if time.Now().After(deadline) {
+						t.Errorf("worker %s: the run is not over after a minute", name)
+						return
+					}
 					if len(queue) == 0 {
 						res, err := s.Claim(ctx, claimReq(name, 2, base))
 						if err != nil {
