@@ -290,12 +290,13 @@ const (
 
 // finishPhase records the outcomes of Finish operations, in order: it
 // locks their runs, reads their steps (and what serving the claim requests
-// qs needs: see prefetchClaims), records each (an operation that
+// qs needs: see newClaimPlan and prefetchHeld), records each (an operation that
 // fails on its own account gets its error in o.err), admits queued steps
 // where room was made, and ends the runs whose steps are all done.
 func (t *txn) finishPhase(ops []*op, qs []*claimReq) (map[*op]finished, *claimPlan, error) {
 	if len(ops) == 0 {
-		plan := t.prefetchClaims(qs, nil)
+		plan := t.newClaimPlan(qs)
+		t.prefetchHeld(plan, nil)
 		if err := t.send(); err != nil {
 			return nil, nil, fmt.Errorf("find ready steps: %w", err)
 		}
@@ -331,6 +332,7 @@ func (t *txn) finishPhase(ops []*op, qs []*claimReq) (map[*op]finished, *claimPl
 			return nil, nil, fmt.Errorf("find the runs: %w", err)
 		}
 	}
+	plan := t.newClaimPlan(qs)
 	t.lockRuns(lockRunsByIDSQL, unique)
 	var seqs []int64
 	for _, id := range unique {
@@ -344,7 +346,7 @@ func (t *txn) finishPhase(ops []*op, qs []*claimReq) (map[*op]finished, *claimPl
 			t.queue(queuedSQL, ri.seq, ri.maxParallel).Query(t.addSteps)
 		}
 	}
-	plan := t.prefetchClaims(qs, seqs)
+	t.prefetchHeld(plan, seqs)
 	if err := t.send(); err != nil {
 		return nil, nil, fmt.Errorf("read the steps to finish: %w", err)
 	}

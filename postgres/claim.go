@@ -141,11 +141,13 @@ type claimPlan struct {
 	held      map[int64]*readyList // the ready steps of the runs locked in the same round trip, by seq
 }
 
-// prefetchClaims queues, for the transaction's first round trip, what
-// serving qs needs: the runs with ready steps, those with retries due,
-// and the ready steps of the runs held (the runs seqs, locked earlier in
-// the same round trip).
-func (t *txn) prefetchClaims(qs []*claimReq, seqs []int64) *claimPlan {
+// newClaimPlan returns the plan of the claim requests qs, and queues, for
+// the transaction's first round trip, what serving them needs of runs it
+// does not hold: the runs with ready steps and those with retries due.
+// They need no lock (runs are locked, and read again, when claimed from),
+// so a transaction queues them before it locks its runs, and holds the
+// locks the shorter.
+func (t *txn) newClaimPlan(qs []*claimReq) *claimPlan {
 	p := &claimPlan{qs: qs, held: make(map[int64]*readyList), promoted: make(map[int64]bool)}
 	if len(qs) == 0 {
 		return p
@@ -160,17 +162,27 @@ func (t *txn) prefetchClaims(qs []*claimReq, seqs []int64) *claimPlan {
 	t.claimNow = p.now
 	if p.demand > 0 {
 		t.queue(readyRunsSQL, int64(0), p.limit).Query(collectInt64(&p.readyRuns))
-		for _, seq := range seqs {
-			l := &readyList{}
-			p.held[seq] = l
-			t.readyPage(seq, l, p.limit)
-		}
-		if len(seqs) == 0 {
-			t.prefetchFirst(p)
-		}
 	}
 	t.queue(dueRunsSQL, p.now).Query(collectInt64(&p.due))
 	return p
+}
+
+// prefetchHeld queues, for the transaction's first round trip, after the
+// statement that locks the runs seqs, the first page of their ready steps;
+// with no run held, it locks the oldest free run with ready steps (see
+// prefetchFirst).
+func (t *txn) prefetchHeld(p *claimPlan, seqs []int64) {
+	if p.demand == 0 {
+		return
+	}
+	for _, seq := range seqs {
+		l := &readyList{}
+		p.held[seq] = l
+		t.readyPage(seq, l, p.limit)
+	}
+	if len(seqs) == 0 {
+		t.prefetchFirst(p)
+	}
 }
 
 // prefetchFirst queues, for a transaction that holds no run yet, the lock
