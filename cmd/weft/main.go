@@ -10,6 +10,7 @@
 //	                        the runs of a durable store, or of a server (--server)
 //	weft serve              serve the HTTP API and metrics, and run workflows
 //	weft submit FILE        register a workflow with a server and start a run
+//	weft worker             run the steps of a shared (PostgreSQL) store
 //	weft version            print the version of weft
 //
 // Workflow documents are JSON or YAML (by extension: .yaml and .yml are YAML,
