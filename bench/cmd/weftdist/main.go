@@ -88,6 +88,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -206,6 +207,10 @@ func run(ctx context.Context, out, progress io.Writer, cfg *config) error {
 	}
 	vs := variants(cfg.workers)
 	begin := time.Now()
+	// What is measured: the tree weft was built from.
+	if rev, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		fmt.Fprintf(out, "weft at %s", rev)
+	}
 	dsnShown := cfg.dsn
 	if u, err := url.Parse(cfg.dsn); err == nil {
 		dsnShown = u.Redacted()
