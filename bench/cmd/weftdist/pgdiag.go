@@ -63,7 +63,7 @@ func startSampler(ctx context.Context, dsn, app string, every time.Duration) (*s
 				return
 			case <-t.C:
 			}
-			rows, err := conn.Query(ctx, `SELECT state, coalesce(wait_event_type, ''), coalesce(wait_event, ''), query
+			rows, err := conn.Query(ctx, `SELECT coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(wait_event, ''), coalesce(query, '')
 				FROM pg_stat_activity WHERE application_name = $1`, app)
 			if err != nil {
 				s.err = fmt.Errorf("sample pg_stat_activity: %w", err)
@@ -104,6 +104,8 @@ func activityKey(state, waitType, wait, query string) string {
 		return "idle: waiting for the client"
 	case "idle in transaction":
 		return "idle in transaction: waiting for the client"
+	case "":
+		return "connecting"
 	}
 	w := "on CPU"
 	if waitType != "" {
