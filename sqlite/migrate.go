@@ -4,11 +4,8 @@ import (
 	"database/sql/driver"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/weft-dev/weft/internal/migration"
 )
 
 // The schema's versions: migrations/NNNN_name.sql brings a database from
@@ -21,40 +18,9 @@ var migrationFS embed.FS
 // applicationID marks weft databases ("weft" in ASCII).
 const applicationID = 0x77656674
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order; their versions
-// must run from 1 without gaps.
-func migrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files {
-		base := path.Base(f)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: the name must be NNNN_name.sql", base)
-		}
-		b, err := migrationFS.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: version %d; want %d", m.name, m.version, i+1)
-		}
-	}
-	return ms, nil
+// migrations returns the embedded migrations in order.
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFS, "migrations/*.sql")
 }
 
 // SchemaVersion is the schema version this weft writes: its latest
@@ -105,8 +71,8 @@ func migrate(w *wconn) (err error) {
 		return err
 	}
 	for _, m := range ms[version:] {
-		if _, err := w.c.(driver.ExecerContext).ExecContext(bg, m.sql, nil); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := w.c.(driver.ExecerContext).ExecContext(bg, m.SQL, nil); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	if version < latest {
