@@ -212,3 +212,16 @@ func BenchmarkStepTypes(b *testing.B) {
 		})
 	}
 }
+
+// TestStatementKey checks how statements are named in the wire counts.
+func TestStatementKey(t *testing.T) {
+	for q, want := range map[string]string{
+		"BEGIN": "BEGIN",
+		"SELECT s.run_seq, s.idx, s.step_id, s.type, s.pool, s.priority\n\t FROM steps s WHERE s.key = ANY($1)": "SELECT … FROM steps s WHERE s.key = ANY($1)",
+		"SELECT min(retry_at) FROM steps WHERE status = 'retrying'":                                             "SELECT min(retry_at) FROM steps WHERE status = 'retrying'",
+	} {
+		if got := statementKey(q); got != want {
+			t.Errorf("statementKey(%q) = %q, want %q", q, got, want)
+		}
+	}
+}

@@ -335,8 +335,21 @@ func (w *wire) count(msg []byte, stmts map[string]string) {
 // call counts a call of statement q.
 func (w *wire) call(q string) {
 	w.mu.Lock()
-	w.calls[shortSQL(q)]++
+	w.calls[statementKey(q)]++
 	w.mu.Unlock()
+}
+
+// statementKey names a statement in the counts: its start on one line; for
+// a SELECT of a column list, "SELECT … " and what follows the first FROM,
+// since statements reading the same columns differ only there.
+func statementKey(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if rest, ok := strings.CutPrefix(q, "SELECT "); ok {
+		if i := strings.Index(rest, " FROM "); i > 40 {
+			q = "SELECT …" + rest[i:]
+		}
+	}
+	return shortSQL(q)
 }
 
 // cstring splits a NUL-terminated string off b.
