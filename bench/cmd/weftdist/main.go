@@ -78,7 +78,7 @@
 //
 // Usage:
 //
-//	go run ./bench/cmd/weftdist [-workloads wide10k,layered100k,chain1k] [-workers 1,2] [-concurrency 16] [-n 3] [-dsn postgres://...] [-cpuprofile DIR]
+//	go run ./bench/cmd/weftdist [-workloads wide10k,layered100k,chain1k] [-workers 1,2] [-concurrency 16] [-n 3] [-warmup 1] [-dsn postgres://...] [-cpuprofile DIR]
 package main
 
 import (
