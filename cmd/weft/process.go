@@ -35,10 +35,11 @@ type stepProcessFlags struct {
 }
 
 // register adds the flags to cmd; capFlag names the cap's flag
-// (max-parallel for serve, concurrency for worker).
-func (f *stepProcessFlags) register(cmd *cobra.Command, capFlag string) {
+// (max-parallel for serve, concurrency for worker) and defaultCap is its
+// default.
+func (f *stepProcessFlags) register(cmd *cobra.Command, capFlag string, defaultCap int64) {
 	flags := cmd.Flags()
-	f.maxParallel = 10
+	f.maxParallel = defaultCap
 	flags.Var((*positiveInt)(&f.maxParallel), capFlag, "run at most `N` steps at once in this process")
 	flags.StringArrayVar(&f.pools, "pools", nil, "cap named pools of steps in this process, `NAME=N[,NAME=N]` (repeatable), such as ai=4")
 	flags.DurationVar(&f.lease, "lease", durableLease, "lease steps for `DURATION`, renewed every third of it: a dead process's steps run again elsewhere once it expires")

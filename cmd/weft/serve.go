@@ -76,7 +76,7 @@ weft serve (or weft worker) on the same store.`,
 	flags.IntVar(&f.maxQueued, "max-unfinished-runs", 10000, "refuse new runs (429) while `N` runs are unfinished (0: no limit)")
 	f.maxBody = 10 << 20
 	flags.Var((*positiveInt)(&f.maxBody), "max-body-bytes", "refuse request bodies over `N` bytes")
-	f.stepProcessFlags.register(cmd, "max-parallel")
+	f.stepProcessFlags.register(cmd, "max-parallel", 10)
 	return cmd
 }
 
