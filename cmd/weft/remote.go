@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,16 +66,7 @@ func remoteList(cmd *cobra.Command, server string, f *weft.RunFilter, asJSON boo
 	if asJSON {
 		writeJSON(out, list.Runs)
 	} else {
-		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTATUS\tCREATED\tDURATION")
-		for _, r := range list.Runs {
-			dur := "-"
-			if r.FinishedAt != nil {
-				dur = (time.Duration(r.DurationMS * float64(time.Millisecond))).Round(time.Millisecond).String()
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.WorkflowID, r.Status, r.CreatedAt.Local().Format(time.DateTime), dur)
-		}
-		tw.Flush()
+		runTable(out, list.Runs)
 	}
 	if out.err != nil {
 		return writeFailed(cmd.ErrOrStderr(), out.err)

@@ -57,6 +57,21 @@ func withStore(cmd *cobra.Command, spec string, fn func(eng *engine.Engine, stor
 	return fn(eng, store)
 }
 
+// runTable prints runs as a table: id, workflow, status, creation time,
+// and the duration of those that ended.
+func runTable(out io.Writer, runs []*httpapi.RunSummary) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTATUS\tCREATED\tDURATION")
+	for _, r := range runs {
+		dur := "-"
+		if r.FinishedAt != nil && r.StartedAt != nil {
+			dur = r.FinishedAt.Sub(*r.StartedAt).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.RunID, r.WorkflowID, r.Status, r.CreatedAt.Format(time.DateTime), dur)
+	}
+	tw.Flush()
+}
+
 // runError reports an unknown run (exit 2) or another failure.
 func runError(stderr io.Writer, runID string, err error) error {
 	if errors.Is(err, weft.ErrNotFound) {
@@ -103,16 +118,11 @@ func newRunsListCmd() *cobra.Command {
 					}
 					writeJSON(out, items)
 				} else {
-					tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-					fmt.Fprintln(tw, "RUN\tWORKFLOW\tSTATUS\tCREATED\tDURATION")
-					for _, r := range runs {
-						dur := "-"
-						if !r.FinishedAt.IsZero() && !r.StartedAt.IsZero() {
-							dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.WorkflowID, r.Status, r.CreatedAt.Format(time.DateTime), dur)
+					rows := make([]*httpapi.RunSummary, len(runs))
+					for i, r := range runs {
+						rows[i] = httpapi.NewRunSummary(r, time.Now())
 					}
-					tw.Flush()
+					runTable(out, rows)
 				}
 				if out.err != nil {
 					return writeFailed(cmd.ErrOrStderr(), out.err)
