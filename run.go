@@ -101,6 +101,21 @@ type Run struct {
 	Usage Usage `json:"usage,omitzero"`
 	// PeakParallel is the most steps of the run that were running at once.
 	PeakParallel int `json:"peak_parallel"`
+	// StepCount is the number of steps of the run.
+	StepCount int `json:"step_count"`
+	// StepsDone counts the steps in a terminal status (succeeded, failed,
+	// skipped or canceled). RetryRun puts the failed, skipped and canceled
+	// steps back to pending, so it goes down then.
+	StepsDone int `json:"steps_done"`
+	// StepsRunning counts the steps with an attempt in flight.
+	StepsRunning int `json:"steps_running"`
+	// StepsFailed counts the steps finished as failed (RetryRun brings it
+	// back to 0).
+	StepsFailed int `json:"steps_failed"`
+	// LastEvent is the Seq of the run's latest recorded event (0 when
+	// there is none): a record reflects every event up to it, so a reader
+	// of the record may follow the run's events from there.
+	LastEvent int64 `json:"last_event"`
 	// CreatedAt, StartedAt and FinishedAt are the run's times.
 	CreatedAt  time.Time `json:"created_at"`
 	StartedAt  time.Time `json:"started_at,omitzero"`

@@ -26,13 +26,19 @@ import (
 //     out claimable again (the next claim is a new attempt).
 //   - CancelRun ends a run and every step not yet done.
 //
+// Every method that returns a *Run (CreateRun, CancelRun, RetryRun, Run,
+// ListRuns) returns it with its progress counters (StepCount, StepsDone,
+// StepsRunning, StepsFailed) and LastEvent as of the same moment as its
+// other fields: the record reflects exactly the events up to LastEvent.
+//
 // Methods return ErrNotFound for an unknown run, ErrLeaseLost when a claim
 // is no longer current (fencing), and wrap other failures with context.
 // A store may keep the slices it is given (plans, params, outputs) and may
 // return slices it holds: neither side modifies them afterwards.
 type Store interface {
 	// CreateRun stores a new run. When r.IdempotencyKey is set and a run
-	// with that key exists, it returns that run and created=false.
+	// with that key exists, it returns that run and created=false. The run
+	// returned carries its progress counters and LastEvent (see Run).
 	CreateRun(ctx context.Context, r *NewRun) (run *Run, created bool, err error)
 	// Claim leases up to req.Max ready steps whose time has come.
 	Claim(ctx context.Context, req *ClaimRequest) (*ClaimResult, error)
@@ -50,21 +56,29 @@ type Store interface {
 	// CancelRun ends an unfinished run with the given status (canceled, or
 	// failed for a timeout or fail_fast) and error, marking every step not
 	// yet done canceled with reason. Cancelling a finished run is a no-op
-	// that returns the run as it is.
+	// that returns the run as it is. The run returned carries its progress
+	// counters and LastEvent after the change.
 	CancelRun(ctx context.Context, c *RunCancel) (*Run, error)
 	// RetryRun runs a failed or canceled run again: its failed, skipped
 	// and canceled steps go back to pending (keeping their attempt counts,
 	// so that attempt numbers keep fencing), those whose dependencies
 	// allow it become ready (see Trigger.Decide), succeeded steps keep
 	// their outputs, and the run is pending again. Any other run is
-	// refused with CodeInvalid.
+	// refused with CodeInvalid. The run returned carries its progress
+	// counters and LastEvent after the change: the steps reset are no
+	// longer done (nor failed).
 	RetryRun(ctx context.Context, r *RunRetry) (*Run, error)
-	// Run returns a run's record (without its steps).
+	// Run returns a run's record (without its steps), with its progress
+	// (StepCount, StepsDone, StepsRunning, StepsFailed) and the Seq of its
+	// last event (LastEvent), all as of one moment: every event up to
+	// LastEvent is reflected in the record and in the steps a later call to
+	// Steps returns.
 	Run(ctx context.Context, runID string) (*Run, error)
 	// Steps returns the state of every step of a run, in node order.
 	Steps(ctx context.Context, runID string) ([]*StepRun, error)
 	// ListRuns returns runs, newest first, and a cursor for the next page
-	// ("" when there is none).
+	// ("" when there is none). Each run carries its progress counters and
+	// LastEvent as Run's does, at no cost per step.
 	ListRuns(ctx context.Context, f *RunFilter) (runs []*Run, next string, err error)
 	// UnfinishedRuns returns the ids of every run not yet over.
 	UnfinishedRuns(ctx context.Context) ([]string, error)

@@ -33,8 +33,7 @@ func (s *Store) Run(ctx context.Context, runID string) (*weft.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := r.rec
-	return &rec, nil
+	return r.record(), nil
 }
 
 // Steps returns the state of a run's steps; see weft.Store.
@@ -89,8 +88,7 @@ func (s *Store) ListRuns(ctx context.Context, f *weft.RunFilter) ([]*weft.Run, s
 		if len(out) == limit {
 			return out, strconv.FormatInt(last, 10), nil
 		}
-		rec := r.rec
-		out = append(out, &rec)
+		out = append(out, r.record())
 		last = r.seq
 	}
 	return out, "", nil

@@ -84,8 +84,7 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	defer s.mu.Unlock()
 	if k := nr.Run.IdempotencyKey; k != "" {
 		if r, ok := s.byKey[k]; ok {
-			rec := r.rec
-			return &rec, false, nil
+			return r.record(), false, nil
 		}
 	}
 	if _, dup := s.runs[nr.Run.ID]; dup {
@@ -140,8 +139,19 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	}
 	s.created = append(s.created, r)
 	s.activate(r)
+	return r.record(), true, nil
+}
+
+// record returns a copy of the run's record with its progress counters and
+// last event, all kept as the run changes: O(1) whatever its size.
+func (r *run) record() *weft.Run {
 	rec := r.rec
-	return &rec, true, nil
+	rec.StepCount = len(r.steps)
+	rec.StepsDone = len(r.steps) - r.remaining
+	rec.StepsRunning = r.running
+	rec.StepsFailed = r.failed
+	rec.LastEvent = int64(r.events.len())
+	return &rec
 }
 
 // event appends a run event to the run's history.
@@ -498,8 +508,7 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		return nil, fmt.Errorf("cancel run %s: %w", c.RunID, weft.ErrNotFound)
 	}
 	if r.rec.Status.Terminal() {
-		rec := r.rec
-		return &rec, nil
+		return r.record(), nil
 	}
 	status := c.Status
 	if status != weft.RunFailed {
@@ -534,8 +543,7 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		e.Type = weft.EventRunFailed
 	}
 	r.event(e)
-	rec := r.rec
-	return &rec, nil
+	return r.record(), nil
 }
 
 // RetryRun runs a failed or canceled run again; see weft.Store.
@@ -589,6 +597,5 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 	} else {
 		s.activate(r)
 	}
-	rec := r.rec
-	return &rec, nil
+	return r.record(), nil
 }

@@ -75,6 +75,9 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	rec := nr.Run
 	rec.Status, rec.Result, rec.Error, rec.PeakParallel, rec.Usage = weft.RunPending, nil, nil, 0, weft.Usage{}
 	rec.StartedAt, rec.FinishedAt = time.Time{}, time.Time{}
+	// A new run: no step done (a root always runs), one event
+	// (run_created).
+	rec.StepCount, rec.StepsDone, rec.StepsRunning, rec.StepsFailed, rec.LastEvent = len(nr.Steps), 0, 0, 0, 1
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = nr.Now
 	}

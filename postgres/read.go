@@ -25,7 +25,8 @@ import (
 const (
 	recordCols = `r.seq, r.id, r.workflow_id, r.workflow_version, r.status, r.idempotency_key, d.params,
 		d.workflow_rev, WF, r.max_parallel, r.deadline, r.result, r.error_code, r.error_message, r.prompt_tokens,
-		r.completion_tokens, r.total_tokens, r.peak_parallel, r.created_at, r.started_at, r.finished_at`
+		r.completion_tokens, r.total_tokens, r.peak_parallel, r.created_at, r.started_at, r.finished_at,
+		r.step_count, r.remaining, r.running, r.failed, r.last_event`
 	recordFrom = `runs r JOIN run_docs d ON d.run_seq = r.seq`
 )
 
@@ -97,13 +98,16 @@ type record struct {
 	params, workflow, result           []byte
 	version, maxParallel, peak         int32
 	deadline, created, started, finish pgtype.Timestamptz
+	// The run's counters (runs.step_count, remaining, running, failed).
+	stepCount, remaining, running, failed int32
 }
 
 // dest returns the scan destinations of recordCols.
 func (r *record) dest() []any {
 	return []any{&r.seq, &r.ID, &r.WorkflowID, &r.version, &r.status, &r.key, &r.params, &r.workflowRev, &r.workflow,
 		&r.maxParallel, &r.deadline, &r.result, &r.errCode, &r.errMsg, &r.Usage.PromptTokens,
-		&r.Usage.CompletionTokens, &r.Usage.TotalTokens, &r.peak, &r.created, &r.started, &r.finish}
+		&r.Usage.CompletionTokens, &r.Usage.TotalTokens, &r.peak, &r.created, &r.started, &r.finish,
+		&r.stepCount, &r.remaining, &r.running, &r.failed, &r.LastEvent}
 }
 
 // run returns the weft.Run of what was scanned; its Workflow is r.Workflow
@@ -118,6 +122,8 @@ func (r *record) run() *weft.Run {
 	run.WorkflowVersion, run.MaxParallel, run.PeakParallel = int(r.version), int(r.maxParallel), int(r.peak)
 	run.Error = errorInfo(r.errCode, r.errMsg)
 	run.Deadline, run.CreatedAt, run.StartedAt, run.FinishedAt = timeOf(r.deadline), timeOf(r.created), timeOf(r.started), timeOf(r.finish)
+	run.StepCount, run.StepsDone = int(r.stepCount), int(r.stepCount-r.remaining)
+	run.StepsRunning, run.StepsFailed = int(r.running), int(r.failed)
 	return &run
 }
 

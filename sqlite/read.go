@@ -105,7 +105,7 @@ func (s *Store) Run(ctx context.Context, runID string) (*weft.Run, error) {
 	var run *weft.Run
 	err := s.each(ctx, `SELECT `+runCols+` FROM `+runsJoin+` WHERE r.id = ?`, []any{runID}, func(v []driver.Value) error {
 		r, _ := runFrom(v)
-		run = &r.rec
+		run = r.record()
 		return nil
 	})
 	if err == nil && run == nil {
@@ -178,7 +178,7 @@ func (s *Store) ListRuns(ctx context.Context, f *weft.RunFilter) ([]*weft.Run, s
 	var seqs []int64
 	err := s.each(ctx, q, args, func(v []driver.Value) error {
 		r, _ := runFrom(v)
-		out, seqs = append(out, &r.rec), append(seqs, r.seq)
+		out, seqs = append(out, r.record()), append(seqs, r.seq)
 		return nil
 	})
 	if err != nil {

@@ -159,7 +159,7 @@ func (tx *wtx) forget(r *run) {
 // run is a run as the writer holds it: its record, plan, steps and queue.
 type run struct {
 	seq int64
-	rec weft.Run
+	rec weft.Run // its StepCount is set; see record for the other counters
 	// running, ready, remaining and failed count the run's steps in these
 	// states; events is the seq of its last event.
 	running, ready, remaining, failed int
@@ -211,6 +211,15 @@ const (
 type stepRef struct {
 	r *run
 	i int32
+}
+
+// record returns a copy of the run's record with its progress counters and
+// last event, as the picture has them.
+func (r *run) record() *weft.Run {
+	rec := r.rec
+	rec.StepsDone = rec.StepCount - r.remaining
+	rec.StepsRunning, rec.StepsFailed, rec.LastEvent = r.running, r.failed, r.events
+	return &rec
 }
 
 func (r *run) hasRoom() bool { return r.rec.MaxParallel <= 0 || r.running < r.rec.MaxParallel }

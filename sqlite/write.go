@@ -37,8 +37,7 @@ func (tx *wtx) createRun(nr *weft.NewRun) (*weft.Run, bool, error) {
 			if held, ok := tx.runs[r.seq]; ok {
 				r = held // the database may not have its latest changes yet
 			}
-			rec := r.rec
-			return &rec, false, nil
+			return r.record(), false, nil
 		}
 	}
 	if v, err := tx.w.row(`SELECT 1 FROM runs WHERE id = ?`, nr.Run.ID); err != nil {
@@ -48,7 +47,7 @@ func (tx *wtx) createRun(nr *weft.NewRun) (*weft.Run, bool, error) {
 	}
 	n := len(nr.Steps)
 	r := &run{rec: nr.Run, remaining: n}
-	r.rec.Status = weft.RunPending
+	r.rec.Status, r.rec.StepCount = weft.RunPending, n
 	if r.rec.CreatedAt.IsZero() {
 		r.rec.CreatedAt = nr.Now
 	}
@@ -113,8 +112,7 @@ func (tx *wtx) createRun(nr *weft.NewRun) (*weft.Run, bool, error) {
 	}
 	tx.dirtySteps = keep
 	tx.activate(r)
-	rec := r.rec
-	return &rec, true, nil
+	return r.record(), true, nil
 }
 
 // decide settles a pending step whose dependencies allow it: ready, or
@@ -496,8 +494,7 @@ func (tx *wtx) cancelRun(c *weft.RunCancel) (*weft.Run, error) {
 		return nil, errLogic{fmt.Errorf("run %s: %w", c.RunID, weft.ErrNotFound)}
 	}
 	if r.rec.Status.Terminal() {
-		rec := r.rec
-		return &rec, nil
+		return r.record(), nil
 	}
 	status := c.Status
 	if status != weft.RunFailed {
@@ -545,8 +542,7 @@ func (tx *wtx) cancelRun(c *weft.RunCancel) (*weft.Run, error) {
 	tx.touchRun(r)
 	tx.event(r, e)
 	tx.ended = append(tx.ended, r)
-	rec := r.rec
-	return &rec, nil
+	return r.record(), nil
 }
 
 // retryRun runs a failed or canceled run again; see weft.Store.RetryRun.
@@ -603,6 +599,5 @@ func (tx *wtx) retryRun(rr *weft.RunRetry) (*weft.Run, error) {
 	} else {
 		tx.activate(r)
 	}
-	rec := r.rec
-	return &rec, nil
+	return r.record(), nil
 }

@@ -65,6 +65,7 @@ var suite = []struct {
 	{"CancelRun", testCancelRun},
 	{"CancelRunRetrying", testCancelRetrying},
 	{"RetryRun", testRetryRun},
+	{"Progress", testProgress},
 	{"Events", testEvents},
 	{"ListRuns", testListRuns},
 	{"UnfinishedRuns", testUnfinished},
