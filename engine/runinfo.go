@@ -97,6 +97,13 @@ func (e *Engine) newRunInfo(id string, def *workflow.Definition, params json.Raw
 // from the store when this engine has not seen it (a run submitted by
 // another process, or before a restart).
 func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
+	return e.infoOf(ctx, runID, nil)
+}
+
+// infoOf is info for a caller that has just read the run's record (run,
+// or nil when it has not): a load then builds on it rather than reading
+// it again.
+func (e *Engine) infoOf(ctx context.Context, runID string, run *weft.Run) (*runInfo, error) {
 	if ri, ok := e.runs.Load(runID); ok {
 		return ri.(*runInfo), nil
 	}
@@ -117,7 +124,7 @@ func (e *Engine) info(ctx context.Context, runID string) (*runInfo, error) {
 		e.loading.Delete(runID)
 		close(l.done)
 	}()
-	l.ri, l.err = e.load(ctx, runID)
+	l.ri, l.err = e.load(ctx, runID, run)
 	return l.ri, l.err
 }
 
@@ -128,14 +135,17 @@ type infoLoad struct {
 	err  error
 }
 
-// load builds a run's info from its record in the store.
-func (e *Engine) load(ctx context.Context, runID string) (*runInfo, error) {
+// load builds a run's info from its record in the store: run, when not
+// nil, else the one it reads.
+func (e *Engine) load(ctx context.Context, runID string, run *weft.Run) (*runInfo, error) {
 	if ri, ok := e.runs.Load(runID); ok {
 		return ri.(*runInfo), nil
 	}
-	run, err := e.store.Run(ctx, runID)
-	if err != nil {
-		return nil, err
+	if run == nil {
+		var err error
+		if run, err = e.store.Run(ctx, runID); err != nil {
+			return nil, err
+		}
 	}
 	def, err := workflow.Parse(run.Workflow, &workflow.Options{Registry: e.cfg.Registry, Limits: e.cfg.Limits, Format: workflow.FormatJSON})
 	if err != nil {

@@ -34,6 +34,12 @@ type Status struct {
 	Metrics Metrics              `json:"metrics"`
 	// Usage adds up the AI tokens the run's steps used.
 	Usage weft.Usage `json:"usage"`
+	// LastEvent is the Seq of the run's last event when its record was
+	// read (weft.Run.LastEvent). The record is read before the steps, so
+	// the snapshot reflects at least every event up to LastEvent (later
+	// ones too, perhaps): Subscribe(ctx, RunID, LastEvent) continues it
+	// without missing a change.
+	LastEvent int64 `json:"last_event"`
 }
 
 // Active is an attempt in flight.
@@ -79,19 +85,24 @@ type Metrics struct {
 }
 
 // Status returns the state of a run. It returns weft.ErrNotFound for an
-// unknown run.
+// unknown run. It reads the store twice: the run's record (of which it
+// also builds the engine's picture of a run it has not seen), then its
+// steps, in that order, so that the steps reflect every event up to the
+// record's LastEvent.
 func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 	run, err := e.store.Run(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
+	// The record first: Status.LastEvent promises that the steps are at
+	// least as new as it.
 	steps, err := e.store.Steps(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
 	st := &Status{
 		RunID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion, State: run.Status, Result: run.Result, Error: run.Error,
-		CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
+		CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt, LastEvent: run.LastEvent,
 		Completed: []string{}, Active: []Active{},
 		Steps: make(map[string]StepState, len(steps)),
 		Order: make([]string, 0, len(steps)),
@@ -130,7 +141,7 @@ func (e *Engine) Status(ctx context.Context, runID string) (*Status, error) {
 	for _, s := range done {
 		st.Completed = append(st.Completed, s.StepID)
 	}
-	if ri, err := e.info(ctx, runID); err == nil {
+	if ri, err := e.infoOf(ctx, runID, run); err == nil {
 		g := ri.def.Graph
 		for _, n := range g.Order() {
 			st.Order = append(st.Order, g.ID(n))
