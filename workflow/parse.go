@@ -61,35 +61,66 @@ func (d *Definition) Node(id string) (int32, bool) {
 // weft.ValidationErrors (matching weft.ErrInvalidWorkflow) listing every
 // problem found: syntax, types, unknown fields, references, cycles, limits.
 func Parse(data []byte, opts *Options) (*Definition, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
-	lim := opts.Limits.WithDefaults()
-	format := opts.Format
-	if format == FormatAuto {
-		format = sniff(data)
-	}
-	if format == FormatYAML {
-		if int64(len(data)) > lim.MaxDocumentBytes {
-			return nil, weft.ValidationErrors{sizeError(int64(len(data)), lim)}
-		}
-		converted, errs := yamlToJSON(data, lim)
-		if len(errs) > 0 {
-			return nil, errs
-		}
-		data = converted
+	data, lim, errs := jsonText(data, opts)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	d := decodeJSON(data, lim)
 	if d.fatal {
 		return nil, d.errs
 	}
-	def, verrs := check(d, opts.Registry, lim)
-	errs := append(d.errs, verrs...)
+	var registry *weft.Registry
+	if opts != nil {
+		registry = opts.Registry
+	}
+	def, verrs := check(d, registry, lim)
+	errs = append(d.errs, verrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	def.c.source = bytes.Clone(trimBOM(data))
 	return def, nil
+}
+
+// DeclaredID returns the id a workflow document declares (its "id" when
+// that is a string), or "" when the document cannot be read that far: to
+// name a document that does not validate. opts are as for Parse; YAML is
+// converted as Parse converts it, and a YAML document that does not
+// convert has no id here.
+func DeclaredID(data []byte, opts *Options) string {
+	data, lim, errs := jsonText(data, opts)
+	if len(errs) > 0 {
+		return ""
+	}
+	return decodeJSON(data, lim).wf.ID
+}
+
+// settings returns the limits (defaults applied) and the format (FormatAuto
+// resolved for data) of opts, which may be nil.
+func (opts *Options) settings(data []byte) (weft.Limits, Format) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	format := opts.Format
+	if format == FormatAuto {
+		format = sniff(data)
+	}
+	return opts.Limits.WithDefaults(), format
+}
+
+// jsonText returns the JSON text of a document, a YAML document converted,
+// with the limits of opts; or the problems that stop a YAML document's
+// conversion.
+func jsonText(data []byte, opts *Options) ([]byte, weft.Limits, weft.ValidationErrors) {
+	lim, format := opts.settings(data)
+	if format != FormatYAML {
+		return data, lim, nil
+	}
+	if int64(len(data)) > lim.MaxDocumentBytes {
+		return nil, lim, weft.ValidationErrors{sizeError(int64(len(data)), lim)}
+	}
+	converted, errs := yamlToJSON(data, lim)
+	return converted, lim, errs
 }
 
 // ParseFile reads and validates the workflow document at path. With
