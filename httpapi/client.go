@@ -136,6 +136,14 @@ func (c *Client) Run(ctx context.Context, id string) (*RunDocument, error) {
 	return &out, err
 }
 
+// RunWithoutOutputs returns a run's status with every step's output null
+// (the run's result is kept): the small first view of a large run.
+func (c *Client) RunWithoutOutputs(ctx context.Context, id string) (*RunDocument, error) {
+	var out RunDocument
+	_, err := c.do(ctx, http.MethodGet, "/api/v1/runs/"+url.PathEscape(id)+"?outputs=false", "", nil, &out)
+	return &out, err
+}
+
 // RunWorkflow returns the workflow document a run runs, as recorded.
 func (c *Client) RunWorkflow(ctx context.Context, id string) (json.RawMessage, error) {
 	var out json.RawMessage

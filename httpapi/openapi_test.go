@@ -153,6 +153,9 @@ func TestOpenAPIShapes(t *testing.T) {
 	s.check("POST", run+"/retry", h.do("POST", runs+"/"+failed.RunID+"/retry", j, []byte(`{"inputs": {"second": {"fail": 3, "x": "y"}, "first": {"data": {"n": 2}}}}`)))
 	h.wait(failed.RunID)
 
+	s.check("GET", run, h.do("GET", runs+"/"+failed.RunID+"?outputs=false", "", nil))
+	s.check("GET", run, h.do("GET", runs+"/"+failed.RunID+"?outputs=maybe", "", nil))
+
 	s.check("GET", run+"/events", h.do("GET", runs+"/nope/events", "", nil))
 	events := readStream(t, h, runs+"/"+id+"/events", "Authorization", "Bearer tok")
 	for _, ev := range events[:len(events)-1] {

@@ -143,14 +143,26 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getRun returns a run's status: GET /api/v1/runs/{id}.
+// getRun returns a run's status: GET /api/v1/runs/{id}[?outputs=false].
+// With outputs=false every step's output is null (the run's result is
+// kept), so that the first view of a large run is small.
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	outputs, err := boolParam(r.URL.Query().Get("outputs"), "outputs", true)
+	if err != nil {
+		return err
+	}
 	st, err := s.cfg.Engine.Status(r.Context(), id)
 	if err != nil {
 		return notFound(err, "run", id)
 	}
-	writeJSON(w, http.StatusOK, NewRunDocument(st))
+	doc := NewRunDocument(st)
+	if !outputs {
+		for _, sd := range doc.Steps.Steps {
+			sd.Output = nil
+		}
+	}
+	writeJSON(w, http.StatusOK, doc)
 	return nil
 }
 
@@ -208,6 +220,20 @@ func timeParam(s, name string) (time.Time, error) {
 		return time.Time{}, errorf(http.StatusBadRequest, CodeBadRequest, "query parameter %s: expected an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", name, s)
 	}
 	return t, nil
+}
+
+// boolParam parses an optional boolean query parameter: true or false;
+// empty gives def.
+func boolParam(s, name string, def bool) (bool, error) {
+	switch s {
+	case "":
+		return def, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, errorf(http.StatusBadRequest, CodeBadRequest, "query parameter %s: expected true or false, got %q", name, s)
 }
 
 // isObject reports whether raw is a JSON object.

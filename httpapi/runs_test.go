@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -292,5 +293,34 @@ func TestStreamsPerClient(t *testing.T) {
 			t.Fatal(fmt.Sprint("streams are not released: ", err))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRunWithoutOutputs(t *testing.T) {
+	h := newHarness(t, nil)
+	run := h.startRun(inlineRun(basicWorkflow))
+	full := h.wait(run.RunID)
+	light, err := h.client.RunWithoutOutputs(context.Background(), run.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(light.Steps.IDs) != 2 || !bytes.Equal(light.Result, full.Result) || len(light.Result) == 0 {
+		t.Fatalf("result %s, want %s", light.Result, full.Result)
+	}
+	for _, id := range light.Steps.IDs {
+		if st := light.Steps.Steps[id]; string(st.Output) != "null" || st.Status != full.Steps.Steps[id].Status || string(full.Steps.Steps[id].Output) == "null" {
+			t.Errorf("step %s: output %s, status %s", id, st.Output, st.Status)
+		}
+	}
+	a := h.do("GET", "/api/v1/runs/"+run.RunID+"?outputs=false", "", nil)
+	if !bytes.Contains(a.body, []byte(`"output":null`)) || bytes.Contains(a.body, []byte(`"output":{`)) {
+		t.Errorf("outputs=false: %s", a.body)
+	}
+	if a := h.do("GET", "/api/v1/runs/"+run.RunID+"?outputs=true", "", nil); !bytes.Contains(a.body, []byte(`"output":{`)) {
+		t.Errorf("outputs=true: %s", a.body)
+	}
+	e := h.do("GET", "/api/v1/runs/"+run.RunID+"?outputs=no", "", nil).wantError(t, 400, httpapi.CodeBadRequest)
+	if !strings.Contains(e.Error.Message, "outputs") {
+		t.Errorf("message %q does not name the parameter", e.Error.Message)
 	}
 }
