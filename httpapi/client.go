@@ -144,6 +144,25 @@ func (c *Client) RunWithoutOutputs(ctx context.Context, id string) (*RunDocument
 	return &out, err
 }
 
+// RunGraph returns the dependency graph of the workflow a run runs.
+func (c *Client) RunGraph(ctx context.Context, id string) (*GraphDocument, error) {
+	var out GraphDocument
+	_, err := c.do(ctx, http.MethodGet, "/api/v1/runs/"+url.PathEscape(id)+"/graph", "", nil, &out)
+	return &out, err
+}
+
+// WorkflowGraph returns the dependency graph of a registered workflow at a
+// version (0: the latest).
+func (c *Client) WorkflowGraph(ctx context.Context, id string, version int) (*GraphDocument, error) {
+	p := "/api/v1/workflows/" + url.PathEscape(id) + "/graph"
+	if version > 0 {
+		p += "?version=" + strconv.Itoa(version)
+	}
+	var out GraphDocument
+	_, err := c.do(ctx, http.MethodGet, p, "", nil, &out)
+	return &out, err
+}
+
 // RunWorkflow returns the workflow document a run runs, as recorded.
 func (c *Client) RunWorkflow(ctx context.Context, id string) (json.RawMessage, error) {
 	var out json.RawMessage

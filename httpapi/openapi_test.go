@@ -155,6 +155,11 @@ func TestOpenAPIShapes(t *testing.T) {
 
 	s.check("GET", run, h.do("GET", runs+"/"+failed.RunID+"?outputs=false", "", nil))
 	s.check("GET", run, h.do("GET", runs+"/"+failed.RunID+"?outputs=maybe", "", nil))
+	s.check("GET", run+"/graph", h.do("GET", runs+"/"+failed.RunID+"/graph", "", nil))
+	s.check("GET", run+"/graph", h.do("GET", runs+"/nope/graph", "", nil))
+	s.check("GET", wf+"/graph", h.do("GET", wfs+"/basic/graph", "", nil))
+	s.check("GET", wf+"/graph", h.do("GET", wfs+"/basic/graph?version=9", "", nil))
+	s.check("GET", wf+"/graph", h.do("GET", wfs+"/basic/graph?version=x", "", nil))
 
 	s.check("GET", run+"/events", h.do("GET", runs+"/nope/events", "", nil))
 	events := readStream(t, h, runs+"/"+id+"/events", "Authorization", "Bearer tok")
@@ -169,7 +174,8 @@ func TestOpenAPIShapes(t *testing.T) {
 
 	// Every route was called.
 	for _, want := range []string{"POST " + wfs, "GET " + wfs, "GET " + wf, "POST " + runs, "GET " + runs, "GET " + run,
-		"GET " + run + "/workflow", "POST " + run + "/cancel", "POST " + run + "/retry", "GET " + run + "/events"} {
+		"GET " + run + "/workflow", "POST " + run + "/cancel", "POST " + run + "/retry", "GET " + run + "/events",
+		"GET " + run + "/graph", "GET " + wf + "/graph"} {
 		found := false
 		for k := range s.seen {
 			found = found || strings.HasPrefix(k, want+" ")

@@ -5,7 +5,6 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -66,23 +65,14 @@ func (s *Server) definition(r *http.Request, req *RunRequest) (*workflow.Definit
 	case req.Version < 0:
 		return nil, 0, errorf(http.StatusBadRequest, CodeBadRequest, "$.version: expected 0 (the latest) or a version number, got %d", req.Version)
 	}
-	v, err := s.cfg.Workflows.Workflow(r.Context(), req.WorkflowID, req.Version)
+	v, err := s.workflowVersion(r.Context(), req.WorkflowID, req.Version)
 	if err != nil {
-		if req.Version > 0 {
-			return nil, 0, notFound(err, "workflow version", fmt.Sprintf("%s@%d", req.WorkflowID, req.Version))
-		}
-		return nil, 0, notFound(err, "workflow", req.WorkflowID)
-	}
-	if def := s.defs.get(v.Digest); def != nil {
-		return def, v.Version, nil
-	}
-	def, err := s.parse(v.Definition, workflow.FormatJSON)
-	if err != nil {
-		// A registered definition validated when it was registered; it
-		// may not now (a step type removed from this build).
 		return nil, 0, err
 	}
-	s.defs.put(v.Digest, def)
+	def, _, err := s.compiled(v.Digest, v.Definition)
+	if err != nil {
+		return nil, 0, err
+	}
 	return def, v.Version, nil
 }
 

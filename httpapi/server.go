@@ -143,10 +143,12 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/v1/workflows", handler: s.postWorkflow},
 		{method: "GET", path: "/api/v1/workflows", handler: s.listWorkflows},
 		{method: "GET", path: "/api/v1/workflows/{id}", handler: s.getWorkflow},
+		{method: "GET", path: "/api/v1/workflows/{id}/graph", handler: s.getWorkflowGraph},
 		{method: "POST", path: "/api/v1/runs", handler: s.postRun},
 		{method: "GET", path: "/api/v1/runs", handler: s.listRuns},
 		{method: "GET", path: "/api/v1/runs/{id}", handler: s.getRun},
 		{method: "GET", path: "/api/v1/runs/{id}/workflow", handler: s.getRunWorkflow},
+		{method: "GET", path: "/api/v1/runs/{id}/graph", handler: s.getRunGraph},
 		{method: "POST", path: "/api/v1/runs/{id}/cancel", handler: s.cancelRun},
 		{method: "POST", path: "/api/v1/runs/{id}/retry", handler: s.retryRun},
 		{method: "GET", path: "/api/v1/runs/{id}/events", handler: s.events, stream: true},
@@ -288,12 +290,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"internal","message":"internal error: the answer could not be encoded"}}`)
 	}
+	writeRawJSON(w, status, b)
+}
+
+// writeRawJSON writes b, encoded JSON, as the answer with status.
+func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
+	w.Write([]byte{'\n'})
 }
 
 // decodeJSON decodes the request body into v, refusing unknown fields,

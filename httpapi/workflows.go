@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -70,21 +72,39 @@ func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 // getWorkflow returns a workflow with its definition and versions:
 // GET /api/v1/workflows/{id}[?version=N].
 func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	version, err := intParam(r.URL.Query().Get("version"), "version", 1, 1<<31-1)
+	v, err := s.requestedWorkflow(r)
 	if err != nil {
 		return err
 	}
-	v, err := s.cfg.Workflows.Workflow(r.Context(), id, version)
+	versions, err := s.cfg.Workflows.WorkflowVersions(r.Context(), v.ID)
 	if err != nil {
-		return notFound(err, "workflow", id)
-	}
-	versions, err := s.cfg.Workflows.WorkflowVersions(r.Context(), id)
-	if err != nil {
-		return notFound(err, "workflow", id)
+		return notFound(err, "workflow", v.ID)
 	}
 	writeJSON(w, http.StatusOK, &WorkflowDocument{WorkflowVersion: v, Versions: versions})
 	return nil
+}
+
+// requestedWorkflow returns the registered workflow a request names: the
+// {id} of its path, at its ?version= (default: the latest).
+func (s *Server) requestedWorkflow(r *http.Request) (*weft.WorkflowVersion, error) {
+	version, err := intParam(r.URL.Query().Get("version"), "version", 1, 1<<31-1)
+	if err != nil {
+		return nil, err
+	}
+	return s.workflowVersion(r.Context(), r.PathValue("id"), version)
+}
+
+// workflowVersion returns a registered workflow at a version (0: the
+// latest), or a not_found error that names what is missing.
+func (s *Server) workflowVersion(ctx context.Context, id string, version int) (*weft.WorkflowVersion, error) {
+	v, err := s.cfg.Workflows.Workflow(ctx, id, version)
+	switch {
+	case err != nil && version > 0:
+		return nil, notFound(err, "workflow version", fmt.Sprintf("%s@%d", id, version))
+	case err != nil:
+		return nil, notFound(err, "workflow", id)
+	}
+	return v, nil
 }
 
 // documentFormat returns the workflow format a Content-Type names: JSON
