@@ -144,6 +144,14 @@ func (c *Client) RunWithoutOutputs(ctx context.Context, id string) (*RunDocument
 	return &out, err
 }
 
+// RunStep returns one step of a run in detail, with its attempts.
+func (c *Client) RunStep(ctx context.Context, runID, stepID string) (*StepDetail, error) {
+	var out StepDetail
+	_, err := c.do(ctx, http.MethodGet, "/api/v1/runs/"+url.PathEscape(runID)+"/steps/"+url.PathEscape(stepID), "", nil, &out)
+	out.Attempts = out.AttemptCount
+	return &out, err
+}
+
 // RunGraph returns the dependency graph of the workflow a run runs.
 func (c *Client) RunGraph(ctx context.Context, id string) (*GraphDocument, error) {
 	var out GraphDocument

@@ -138,19 +138,22 @@ func NewRunDocument(st *engine.Status) *RunDocument {
 		},
 	}
 	for _, id := range st.Order {
-		s, ok := st.Steps[id]
-		if !ok {
-			continue
-		}
-		doc.Steps.Steps[id] = &StepDocument{
-			Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts,
-			Output: rawOrNull(s.Output), Error: s.Error,
-			QueueWaitMS: Millis(s.QueueWait), DurationMS: Millis(s.RunTime),
-			StartedAt: timeOrNil(s.StartedAt), FinishedAt: timeOrNil(s.FinishedAt),
-			AITokens: s.Usage,
+		if s, ok := st.Steps[id]; ok {
+			doc.Steps.Steps[id] = newStepDocument(s)
 		}
 	}
 	return doc
+}
+
+// newStepDocument returns the document of a step's state.
+func newStepDocument(s engine.StepState) *StepDocument {
+	return &StepDocument{
+		Type: s.Type, Status: s.Status, Reason: s.Reason, Attempts: s.Attempts,
+		Output: rawOrNull(s.Output), Error: s.Error,
+		QueueWaitMS: Millis(s.QueueWait), DurationMS: Millis(s.RunTime),
+		StartedAt: timeOrNil(s.StartedAt), FinishedAt: timeOrNil(s.FinishedAt),
+		AITokens: s.Usage,
+	}
 }
 
 // RunSummary is a run in a listing: GET /api/v1/runs and the answers of

@@ -160,6 +160,11 @@ func TestOpenAPIShapes(t *testing.T) {
 	s.check("GET", wf+"/graph", h.do("GET", wfs+"/basic/graph", "", nil))
 	s.check("GET", wf+"/graph", h.do("GET", wfs+"/basic/graph?version=9", "", nil))
 	s.check("GET", wf+"/graph", h.do("GET", wfs+"/basic/graph?version=x", "", nil))
+	const step = run + "/steps/{step}"
+	s.check("GET", step, h.do("GET", runs+"/"+failed.RunID+"/steps/second", "", nil))
+	s.check("GET", step, h.do("GET", runs+"/"+failed.RunID+"/steps/first", "", nil))
+	s.check("GET", step, h.do("GET", runs+"/"+failed.RunID+"/steps/secnd", "", nil))
+	s.check("GET", step, h.do("GET", runs+"/nope/steps/first", "", nil))
 
 	s.check("GET", run+"/events", h.do("GET", runs+"/nope/events", "", nil))
 	events := readStream(t, h, runs+"/"+id+"/events", "Authorization", "Bearer tok")
@@ -175,7 +180,8 @@ func TestOpenAPIShapes(t *testing.T) {
 	// Every route was called.
 	for _, want := range []string{"POST " + wfs, "GET " + wfs, "GET " + wf, "POST " + runs, "GET " + runs, "GET " + run,
 		"GET " + run + "/workflow", "POST " + run + "/cancel", "POST " + run + "/retry", "GET " + run + "/events",
-		"GET " + run + "/graph", "GET " + wf + "/graph"} {
+		"GET " + run + "/graph", "GET " + wf + "/graph",
+		"GET " + run + "/steps/{step}"} {
 		found := false
 		for k := range s.seen {
 			found = found || strings.HasPrefix(k, want+" ")

@@ -149,6 +149,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/v1/runs/{id}", handler: s.getRun},
 		{method: "GET", path: "/api/v1/runs/{id}/workflow", handler: s.getRunWorkflow},
 		{method: "GET", path: "/api/v1/runs/{id}/graph", handler: s.getRunGraph},
+		{method: "GET", path: "/api/v1/runs/{id}/steps/{step}", handler: s.getRunStep},
 		{method: "POST", path: "/api/v1/runs/{id}/cancel", handler: s.cancelRun},
 		{method: "POST", path: "/api/v1/runs/{id}/retry", handler: s.retryRun},
 		{method: "GET", path: "/api/v1/runs/{id}/events", handler: s.events, stream: true},

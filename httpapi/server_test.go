@@ -23,7 +23,8 @@ import (
 
 // harness is a server over an in-memory store, with step types for tests:
 // "block" waits until released (or canceled), "fail" fails for good when its
-// input has "fail": true.
+// input has "fail": true, "flaky" fails (to be retried) at its first
+// "fail_times" attempts.
 type harness struct {
 	t       *testing.T
 	srv     *httptest.Server
@@ -69,6 +70,16 @@ func newHarness(t *testing.T, o *options) *harness {
 		json.Unmarshal(sc.Input, &in)
 		if in.Fail {
 			return nil, weft.Permanent(weft.Errorf(weft.CodeInvalid, "told to fail"))
+		}
+		return json.RawMessage(`{"ok":true}`), nil
+	}))
+	reg.Register("flaky", weft.ExecutorFunc(func(ctx context.Context, sc *weft.StepContext) (json.RawMessage, error) {
+		var in struct {
+			FailTimes int `json:"fail_times"`
+		}
+		json.Unmarshal(sc.Input, &in)
+		if sc.Attempt <= in.FailTimes {
+			return nil, weft.Errorf(weft.CodeUnavailable, "attempt %d failed", sc.Attempt)
 		}
 		return json.RawMessage(`{"ok":true}`), nil
 	}))
