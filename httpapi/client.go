@@ -97,13 +97,17 @@ func NewClient(baseURL string, opts *ClientOptions) (*Client, error) {
 // is true) and returns the version it is now; Created says whether it is
 // new. Validation problems come as an *APIError with Problems.
 func (c *Client) RegisterWorkflow(ctx context.Context, doc []byte, yaml bool) (*WorkflowDocument, error) {
-	ct := "application/json"
-	if yaml {
-		ct = "application/yaml"
-	}
 	var out WorkflowDocument
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/workflows", ct, doc, &out)
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/workflows", documentType(yaml), doc, &out)
 	return &out, err
+}
+
+// documentType is the Content-Type of a workflow document.
+func documentType(yaml bool) string {
+	if yaml {
+		return "application/yaml"
+	}
+	return "application/json"
 }
 
 // Workflow returns a registered workflow at a version (0: the latest).
@@ -168,6 +172,15 @@ func (c *Client) WorkflowGraph(ctx context.Context, id string, version int) (*Gr
 	}
 	var out GraphDocument
 	_, err := c.do(ctx, http.MethodGet, p, "", nil, &out)
+	return &out, err
+}
+
+// ValidateWorkflow validates a workflow document (JSON, or YAML when yaml
+// is true) without registering it. An invalid document is not an error:
+// the result says it is not valid and lists its problems.
+func (c *Client) ValidateWorkflow(ctx context.Context, doc []byte, yaml bool) (*ValidationResult, error) {
+	var out ValidationResult
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/workflows/validate", documentType(yaml), doc, &out)
 	return &out, err
 }
 

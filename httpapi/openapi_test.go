@@ -165,6 +165,12 @@ func TestOpenAPIShapes(t *testing.T) {
 	s.check("GET", step, h.do("GET", runs+"/"+failed.RunID+"/steps/first", "", nil))
 	s.check("GET", step, h.do("GET", runs+"/"+failed.RunID+"/steps/secnd", "", nil))
 	s.check("GET", step, h.do("GET", runs+"/nope/steps/first", "", nil))
+	const validate = wfs + "/validate"
+	s.check("POST", validate, h.do("POST", validate, j, []byte(basicWorkflow)))
+	s.check("POST", validate, h.do("POST", validate, j, []byte(`{"id": "x", "steps": {"a": {"type": "nope", "colour": 1}}}`)))
+	s.check("POST", validate, h.do("POST", validate, "application/yaml", []byte("id: x\nsteps: {a: [\n")))
+	s.check("POST", validate, h.do("POST", validate, "application/yaml", []byte(strings.Repeat("# long\n", 40))))
+	s.check("POST", validate, h.do("POST", validate, "application/xml", []byte(`<x/>`)))
 
 	s.check("GET", run+"/events", h.do("GET", runs+"/nope/events", "", nil))
 	events := readStream(t, h, runs+"/"+id+"/events", "Authorization", "Bearer tok")
@@ -181,7 +187,8 @@ func TestOpenAPIShapes(t *testing.T) {
 	for _, want := range []string{"POST " + wfs, "GET " + wfs, "GET " + wf, "POST " + runs, "GET " + runs, "GET " + run,
 		"GET " + run + "/workflow", "POST " + run + "/cancel", "POST " + run + "/retry", "GET " + run + "/events",
 		"GET " + run + "/graph", "GET " + wf + "/graph",
-		"GET " + run + "/steps/{step}"} {
+		"GET " + run + "/steps/{step}",
+		"POST " + wfs + "/validate"} {
 		found := false
 		for k := range s.seen {
 			found = found || strings.HasPrefix(k, want+" ")

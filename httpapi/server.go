@@ -142,6 +142,7 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{method: "POST", path: "/api/v1/workflows", handler: s.postWorkflow},
 		{method: "GET", path: "/api/v1/workflows", handler: s.listWorkflows},
+		{method: "POST", path: "/api/v1/workflows/validate", handler: s.validateWorkflow},
 		{method: "GET", path: "/api/v1/workflows/{id}", handler: s.getWorkflow},
 		{method: "GET", path: "/api/v1/workflows/{id}/graph", handler: s.getWorkflowGraph},
 		{method: "POST", path: "/api/v1/runs", handler: s.postRun},

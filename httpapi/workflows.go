@@ -22,11 +22,7 @@ import (
 // version is made when the content differs from the latest version: 201;
 // otherwise the latest version is returned: 200.
 func (s *Server) postWorkflow(w http.ResponseWriter, r *http.Request) error {
-	format, err := documentFormat(r.Header.Get("Content-Type"))
-	if err != nil {
-		return err
-	}
-	body, err := s.readDocument(r, format)
+	body, format, err := s.readDocument(r)
 	if err != nil {
 		return err
 	}
@@ -120,21 +116,25 @@ func documentFormat(ct string) (workflow.Format, error) {
 	return 0, errorf(http.StatusUnsupportedMediaType, CodeUnsupported, "a workflow is JSON (application/json) or YAML (application/yaml), not %q", ct)
 }
 
-// readDocument reads a workflow document from the body, under the YAML
-// cap for YAML.
-func (s *Server) readDocument(r *http.Request, format workflow.Format) ([]byte, error) {
+// readDocument reads a workflow document from the body, in the format its
+// Content-Type names, under the YAML cap for YAML.
+func (s *Server) readDocument(r *http.Request) ([]byte, workflow.Format, error) {
+	format, err := documentFormat(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, 0, err
+	}
 	limit := s.cfg.MaxBodyBytes
 	if format == workflow.FormatYAML && s.cfg.MaxYAMLBytes < limit {
 		limit = s.cfg.MaxYAMLBytes
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if int64(len(body)) > limit {
-		return nil, yamlTooLarge(format, limit)
+		return nil, 0, yamlTooLarge(format, limit)
 	}
-	return body, nil
+	return body, format, nil
 }
 
 // yamlTooLarge is the error of a document over its limit.
@@ -147,7 +147,13 @@ func yamlTooLarge(format workflow.Format, limit int64) error {
 
 // parse validates a workflow document.
 func (s *Server) parse(doc []byte, format workflow.Format) (*workflow.Definition, error) {
-	return workflow.Parse(doc, &workflow.Options{Registry: s.cfg.Registry, Limits: s.cfg.Limits, Format: format})
+	return workflow.Parse(doc, s.parseOptions(format))
+}
+
+// parseOptions returns the options the server parses documents of a
+// format with.
+func (s *Server) parseOptions(format workflow.Format) *workflow.Options {
+	return &workflow.Options{Registry: s.cfg.Registry, Limits: s.cfg.Limits, Format: format}
 }
 
 // versionOf returns the registration of a definition: its canonical JSON
