@@ -65,6 +65,9 @@ type Config struct {
 	// Ready reports whether the server can serve (GET /readyz): nil when
 	// ready. Defaults to checking that the store answers.
 	Ready func(ctx context.Context) error
+	// DisableDashboard leaves out the web dashboard (package ui), which is
+	// otherwise served at "/" and "/ui/". Defaults to false: served.
+	DisableDashboard bool
 	// Logger receives request errors. Defaults to discarding them.
 	Logger *slog.Logger
 	// Now returns the current time. Defaults to time.Now.
@@ -125,6 +128,9 @@ func New(cfg *Config) (*Server, error) {
 		s.token = sha256.Sum256([]byte(c.Token))
 	}
 	s.routes()
+	if err := s.dashboardRoutes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -32,6 +32,7 @@ type serveFlags struct {
 	addr          string
 	token         string
 	metricsPublic bool
+	noDashboard   bool
 	noWorker      bool
 	maxQueued     int
 	maxBody       int64
@@ -42,9 +43,10 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API, run workflows, export metrics",
-		Long: `Serve runs weft as a server: the HTTP API (/api/v1/...), Server-Sent Events
-of runs, Prometheus metrics (/metrics), health checks (/healthz, /readyz)
-and the OpenAPI document (/api/v1/openapi.json). It runs the steps of every
+		Long: `Serve runs weft as a server: the web dashboard (/), the HTTP API
+(/api/v1/...), Server-Sent Events of runs, Prometheus metrics (/metrics),
+health checks (/healthz, /readyz) and the OpenAPI document
+(/api/v1/openapi.json). It runs the steps of every
 run in its store, resuming the runs that were unfinished when it last
 stopped.
 
@@ -53,7 +55,8 @@ current directory.
 
 Security: with --token (or $WEFT_API_TOKEN) every request but /healthz must
 carry "Authorization: Bearer TOKEN"; /metrics too, unless
---metrics-public. Serving on an address other than loopback without a token
+--metrics-public. The dashboard's files are served without it and the page
+asks for the token once per browser tab. Serving on an address other than loopback without a token
 is refused.
 
 On SIGTERM or Ctrl-C, weft serve stops taking requests, lets running steps
@@ -72,6 +75,7 @@ weft serve (or weft worker) on the same store.`,
 	storeFlag(cmd, &f.store, defaultServeStore(), "where runs are kept: sqlite:`PATH`, postgres://USER@HOST/DB (shared with weft worker processes) or memory")
 	flags.StringVar(&f.token, "token", "", "require this bearer `TOKEN` of clients (default $"+envAPIToken+")")
 	flags.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics without the token")
+	flags.BoolVar(&f.noDashboard, "no-dashboard", false, "do not serve the web dashboard at /")
 	flags.BoolVar(&f.noWorker, "no-worker", false, "serve the API only; weft worker processes run the steps")
 	flags.IntVar(&f.maxQueued, "max-unfinished-runs", 10000, "refuse new runs (429) while `N` runs are unfinished (0: no limit)")
 	f.maxBody = 10 << 20
@@ -125,7 +129,8 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	api, err := httpapi.New(&httpapi.Config{
 		Engine: eng, Store: store, Workflows: workflows, Registry: p.reg, Limits: p.opts.Limits,
 		Token: token, MetricsPublic: f.metricsPublic, Metrics: p.metrics.handler,
-		MaxBodyBytes: f.maxBody, Logger: p.logger,
+		DisableDashboard: f.noDashboard,
+		MaxBodyBytes:     f.maxBody, Logger: p.logger,
 	})
 	if err != nil {
 		eng.Close()
