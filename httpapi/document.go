@@ -23,6 +23,9 @@ type RunDocument struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	StartedAt       *time.Time      `json:"started_at,omitempty"`
 	FinishedAt      *time.Time      `json:"finished_at,omitempty"`
+	// LastEvent is the sequence number of the last event the document
+	// reflects: follow the run's events after it (?after=) to miss none.
+	LastEvent int64 `json:"last_event"`
 	// Completed lists the steps that are done, in the order they finished.
 	Completed []string `json:"completed"`
 	// Active lists the attempts in flight.
@@ -122,6 +125,7 @@ func NewRunDocument(st *engine.Status) *RunDocument {
 		RunID: st.RunID, WorkflowID: st.WorkflowID, WorkflowVersion: st.WorkflowVersion, Status: st.State,
 		Result: rawOrNull(st.Result), Error: st.Error,
 		CreatedAt: st.CreatedAt, StartedAt: timeOrNil(st.StartedAt), FinishedAt: timeOrNil(st.FinishedAt),
+		LastEvent: st.LastEvent,
 		Completed: nonNil(st.Completed), Active: nonNil(st.Active), Order: nonNil(st.Order),
 		Steps: StepDocuments{IDs: st.Order, Steps: make(map[string]*StepDocument, len(st.Order))},
 		Metrics: MetricsDocument{
@@ -169,7 +173,14 @@ type RunSummary struct {
 	StartedAt       *time.Time      `json:"started_at,omitempty"`
 	FinishedAt      *time.Time      `json:"finished_at,omitempty"`
 	DurationMS      float64         `json:"duration_ms"`
-	AITokens        weft.Usage      `json:"ai_tokens,omitzero"`
+	// StepsTotal, StepsDone, StepsRunning and StepsFailed are the run's
+	// progress: its steps, those in a terminal status, those running and
+	// those failed.
+	StepsTotal   int        `json:"steps_total"`
+	StepsDone    int        `json:"steps_done"`
+	StepsRunning int        `json:"steps_running"`
+	StepsFailed  int        `json:"steps_failed"`
+	AITokens     weft.Usage `json:"ai_tokens,omitzero"`
 }
 
 // NewRunSummary returns the summary of a run; now measures the duration
@@ -179,6 +190,7 @@ func NewRunSummary(r *weft.Run, now time.Time) *RunSummary {
 		RunID: r.ID, WorkflowID: r.WorkflowID, WorkflowVersion: r.WorkflowVersion, Status: r.Status,
 		IdempotencyKey: r.IdempotencyKey, Error: r.Error, CreatedAt: r.CreatedAt,
 		StartedAt: timeOrNil(r.StartedAt), FinishedAt: timeOrNil(r.FinishedAt), AITokens: r.Usage,
+		StepsTotal: r.StepCount, StepsDone: r.StepsDone, StepsRunning: r.StepsRunning, StepsFailed: r.StepsFailed,
 	}
 	switch {
 	case !r.StartedAt.IsZero() && !r.FinishedAt.IsZero():

@@ -65,7 +65,7 @@ func parseRunDoc(t *testing.T, r result) *runDoc {
 	delete(fields, "started_at")
 	delete(fields, "finished_at")
 	wantKeys(t, "document", fields, "run_id", "workflow_id", "status", "result", "error", "created_at",
-		"completed", "active", "order", "steps", "metrics")
+		"last_event", "completed", "active", "order", "steps", "metrics")
 	var doc runDoc
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatal(err)
