@@ -131,6 +131,11 @@ export class DAG {
     const h = Math.max(1, Math.round(r.height * this.dpr));
     if (this.canvas.width !== w || this.canvas.height !== h) {
       const first = this.cw === undefined || this.cw <= 1;
+      // Keep what was in the middle of the view in the middle.
+      if (!first) {
+        this.tx += (r.width - this.cw) / 2;
+        this.ty += (r.height - this.ch) / 2;
+      }
       this.canvas.width = this.edges.width = w;
       this.canvas.height = this.edges.height = h;
       this.cw = r.width;
