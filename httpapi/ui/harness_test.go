@@ -1034,9 +1034,13 @@ func wideWorkflow(n int) []byte {
 	return wide(fmt.Sprintf("wide_%d", n), n, stepJSON{Type: "output"}).encode()
 }
 
-// wideGatedWorkflow is wideWorkflow with a gate of key as its sink.
-func wideGatedWorkflow(n int, key string) []byte {
-	return wide(fmt.Sprintf("wide_%d_gated", n), n, stepJSON{Type: "gate", Input: map[string]any{"key": key}}).encode()
+// wideGatedWorkflow is wideWorkflow with gates as its source (key
+// sourceKey) and its sink (key sinkKey), so that a test can hold the run
+// before its fan-out and before its end.
+func wideGatedWorkflow(n int, sourceKey, sinkKey string) []byte {
+	w := wide(fmt.Sprintf("wide_%d_gated", n), n, stepJSON{Type: "gate", Input: map[string]any{"key": sinkKey}})
+	w.Steps["source"] = stepJSON{Type: "gate", Input: map[string]any{"key": sourceKey}}
+	return w.encode()
 }
 
 // layeredStepID is the id of step j of layer l of a layered workflow.
