@@ -344,6 +344,13 @@ func TestDashboardRetry(t *testing.T) {
 	waitTrue(t, ctx, "the panel to show the error", jsText(panelField("error"))+`?.includes("told to fail")`)
 	screenshot(t, ctx, "failed")
 
+	// The legend lists the steps of a status: the way to a 10,000-step
+	// run's failures.
+	click(t, ctx, `.legend button[data-status="failed"]`)
+	waitTrue(t, ctx, "the failed steps' list", `[...document.querySelectorAll("#step-list li[data-step]")].map((li) => li.dataset.step).join() === "hold"`)
+	click(t, ctx, `#step-list li[data-step="hold"] a`)
+	waitPanel(t, ctx, "hold")
+
 	fx.setFail("flaky", false)
 	click(t, ctx, "button#retry-run")
 	waitText(t, ctx, "#run-status", "succeeded")
@@ -411,6 +418,44 @@ type dagStats struct {
 	Frames        int       `json:"frames"`
 	FirstRenderMS *float64  `json:"firstRenderMs"`
 	FrameMS       []float64 `json:"frameMs"`
+}
+
+// interact pans and zooms the DAG for 40 animation frames, starting at
+// zoom (0: the whole graph in view, 1: readable labels), and reports the
+// script time of the frames drawn and the intervals between animation
+// frames (which include rasterizing): how responsive the view stays.
+func interact(t *testing.T, ctx context.Context, phase string, zoom float64) {
+	t.Helper()
+	mustEval[bool](t, ctx, `(() => {
+		window.__interact = null;
+		weftDAG.fit();
+		if (`+fmt.Sprint(zoom)+` > 0) weftDAG.rect(`+jsString(wideStepID(1))+`);
+		const before = weftDAG.stats().frames;
+		(async () => {
+			const at = [];
+			for (let k = 0; k < 40; k++) {
+				weftDAG.pan(k % 20 < 10 ? 37 : -37, k % 7 < 3 ? 11 : -9);
+				if (k % 5 === 0) weftDAG.zoom(k < 20 ? 1.15 : 1 / 1.15);
+				at.push(await new Promise((r) => requestAnimationFrame(r)));
+			}
+			at.push(await new Promise((r) => requestAnimationFrame(r)));
+			window.__interact = { frames: weftDAG.stats().frames - before, intervals: at.slice(1).map((x, i) => x - at[i]) };
+		})();
+		return true;
+	})()`)
+	type result struct {
+		Frames    int       `json:"frames"`
+		Intervals []float64 `json:"intervals"`
+	}
+	r := waitJS[*result](t, ctx, time.Minute, "the pans and zooms", `window.__interact`)
+	s := mustEval[dagStats](t, ctx, `weftDAG.stats()`)
+	if r.Frames < 30 {
+		t.Errorf("%s: %d frames drawn for 40 pans, want about 40", phase, r.Frames)
+	}
+	s.FrameMS = s.FrameMS[max(0, len(s.FrameMS)-r.Frames):]
+	reportRender(t, ctx, phase, s)
+	t.Logf("%s: animation frame intervals p50 %.1f p95 %.1f max %.1f ms (60 Hz is 16.7)", phase,
+		percentile(r.Intervals, 50), percentile(r.Intervals, 95), percentile(r.Intervals, 100))
 }
 
 // waitStats waits until the DAG has drawn its first frame with every
@@ -526,6 +571,8 @@ func TestDashboard10kSteps(t *testing.T) {
 	clickNode(t, ctx, wideStepID(n/2))
 	waitTrue(t, ctx, "the panel to show the step's output", jsText(panelField("output"))+`?.includes('"n"')`)
 	screenshot(t, ctx, "10k-step-panel")
+	interact(t, ctx, "pan and zoom, readable", 1)
+	interact(t, ctx, "pan and zoom, whole graph", 0)
 
 	// Live: the source and the sink are gates. The page opens while the
 	// source is held (every node pending), then the 9,998 steps of the

@@ -194,6 +194,25 @@ export class DAG {
     return i >= 0;
   }
 
+  /** pan moves the view by (dx, dy) CSS pixels. */
+  pan(dx, dy) {
+    this.tx += dx;
+    this.ty += dy;
+    this.moved();
+  }
+
+  /**
+   * idsWithStatus returns the ids of up to limit steps in a status (a
+   * name), in topological order, and how many there are in all.
+   */
+  idsWithStatus(status, limit) {
+    const code = CODE[status];
+    const ids = [];
+    if (!this.lay || code === undefined) return { ids, total: 0 };
+    for (let i = 0; i < this.lay.n && ids.length < limit; i++) if (this.code[i] === code) ids.push(this.lay.ids[i]);
+    return { ids, total: this.counts[code] };
+  }
+
   /** find returns the first id equal to q, else the first containing it. */
   find(q) {
     if (!q || !this.lay) return null;

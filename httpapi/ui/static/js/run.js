@@ -29,6 +29,7 @@ export function mount(el, [id], query, start) {
   const hover = h('div', { class: 'dag-hover', hidden: true });
   const search = h('input', { id: 'dag-search', placeholder: 'find step…', 'aria-label': 'find step' });
   const legend = h('div', { class: 'legend' });
+  const stepList = h('div', { id: 'step-list', class: 'step-list', hidden: true });
   const aside = h('aside', { id: 'step-panel', hidden: true });
   const loading = h('div', { class: 'muted' }, 'Loading…');
 
@@ -44,7 +45,7 @@ export function mount(el, [id], query, start) {
           h('button', { title: 'zoom in (+)', onclick: () => dag && dag.zoom(1.4) }, '+'),
           h('button', { title: 'zoom out (−)', onclick: () => dag && dag.zoom(1 / 1.4) }, '−'),
           search),
-        legend),
+        legend, stepList),
       aside)));
 
   const panel = new StepPanel(aside, id, {
@@ -107,6 +108,9 @@ export function mount(el, [id], query, start) {
         rect: (s) => dag.rect(s),
         select: (s) => (dag.select(s, true), openStep(s), true),
         stats: () => dag.stats(),
+        pan: (dx, dy) => dag.pan(dx, dy),
+        zoom: (f) => dag.zoom(f),
+        fit: () => dag.fit(),
         run: () => doc,
       };
       dag.setGraph(g);
@@ -206,9 +210,49 @@ export function mount(el, [id], query, start) {
       fact('Retries', m.retries ?? 0),
       fact('Peak parallel', m.peak_parallel ?? 0),
     ].filter(Boolean));
-    legend.replaceChildren(...STATUSES.filter((_, k) => c[k] > 0).map((st) =>
-      h('span', {}, h('i', { style: `background:${COLORS[CODE[st]]}` }), `${st} ${c[CODE[st]]}`)),
-    h('span', {}, h('i', { class: 'crit' }), 'critical path'));
+    const key = STATUSES.map((st) => c[CODE[st]]).join(',');
+    if (key !== legendKey) {
+      legendKey = key;
+      legend.replaceChildren(...STATUSES.filter((_, k) => c[k] > 0).map((st) =>
+        h('button', { class: 'legend-item', 'data-status': st, title: `list the ${st} steps`, onclick: () => openList(st) },
+          h('i', { style: `background:${COLORS[CODE[st]]}` }), `${st} ${c[CODE[st]]}`)),
+      h('span', {}, h('i', { class: 'crit' }), 'critical path'));
+      if (listStatus) renderListSoon();
+    }
+  }
+
+  // The list of the steps in one status, opened from the legend: the way
+  // to the failed steps of a 10,000-step run.
+  let legendKey = '';
+  let listStatus = null;
+  let listTimer = 0;
+  const LIST_MAX = 500;
+  function openList(st) {
+    listStatus = listStatus === st ? null : st;
+    renderList();
+  }
+  function renderListSoon() {
+    if (!listTimer) listTimer = setTimeout(() => ((listTimer = 0), renderList()), 1000);
+  }
+  function renderList() {
+    if (!listStatus || !dag) {
+      stepList.hidden = true;
+      stepList.replaceChildren();
+      return;
+    }
+    const { ids, total } = dag.idsWithStatus(listStatus, LIST_MAX);
+    stepList.hidden = false;
+    stepList.replaceChildren(
+      h('div', { class: 'list-head' }, h('span', { class: 'badge ' + listStatus }, listStatus), ` ${total} step${total === 1 ? '' : 's'}`,
+        h('span', { class: 'spacer' }), h('button', { class: 'close', 'aria-label': 'close', onclick: () => openList(listStatus) }, '✕')),
+      h('ul', {}, ids.map((s) => h('li', { 'data-step': s }, h('a', {
+        href: '#', onclick: (e) => {
+          e.preventDefault();
+          selectStep(s);
+          dag.center(dag.lay.index.get(s));
+        },
+      }, s)))),
+      total > ids.length ? h('p', { class: 'hint' }, `The first ${ids.length} in topological order; find others by id.`) : null);
   }
 
   async function cancel() {
@@ -240,6 +284,7 @@ export function mount(el, [id], query, start) {
     stopped = true;
     clearInterval(ticker);
     clearTimeout(headTimer);
+    clearTimeout(listTimer);
     if (stopFollow) stopFollow();
     if (dag) dag.destroy();
     panel.destroy();
