@@ -43,6 +43,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	s.observeStream(+1)
+	defer s.observeStream(-1)
 	// Tell EventSource to reconnect after 1s rather than its default 3s.
 	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {
 		return nil

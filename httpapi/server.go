@@ -65,6 +65,9 @@ type Config struct {
 	// Ready reports whether the server can serve (GET /readyz): nil when
 	// ready. Defaults to checking that the store answers.
 	Ready func(ctx context.Context) error
+	// Requests is told of every request answered (route, status,
+	// duration), for metrics. Defaults to none.
+	Requests RequestObserver
 	// DisableDashboard leaves out the web dashboard (package ui), which is
 	// otherwise served at "/" and "/ui/". Defaults to false: served.
 	DisableDashboard bool
@@ -83,6 +86,9 @@ type Server struct {
 	closing chan struct{}
 	once    sync.Once
 	defs    *defCache // compiled registered workflows, by digest
+
+	// streamRoutes holds the mux patterns of event streams.
+	streamRoutes map[string]bool
 
 	mu      sync.Mutex
 	streams map[string]int // client address → open event streams
@@ -123,7 +129,7 @@ func New(cfg *Config) (*Server, error) {
 			return err
 		}
 	}
-	s := &Server{cfg: c, log: c.Logger, mux: http.NewServeMux(), closing: make(chan struct{}), streams: map[string]int{}, defs: newDefCache(64)}
+	s := &Server{cfg: c, log: c.Logger, mux: http.NewServeMux(), closing: make(chan struct{}), streams: map[string]int{}, defs: newDefCache(64), streamRoutes: map[string]bool{}}
 	if c.Token != "" {
 		s.token = sha256.Sum256([]byte(c.Token))
 	}
@@ -178,6 +184,9 @@ func (s *Server) routes() {
 			h = s.authed(h)
 		}
 		s.mux.Handle(rt.method+" "+rt.path, h)
+		if rt.stream {
+			s.streamRoutes[rt.method+" "+rt.path] = true
+		}
 	}
 	s.mux.Handle("/api/", s.handler(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, CodeNotFound, "no such API route: %s %s", r.Method, r.URL.Path)
@@ -186,10 +195,24 @@ func (s *Server) routes() {
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, pattern := s.mux.Handler(r)
+	if s.cfg.Requests != nil {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() {
+			route, stream := s.routeOf(pattern)
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.cfg.Requests.ObserveRequest(route, status, time.Since(start), stream)
+		}()
+	}
 	defer s.logRecover(w, r)
 	// ServeMux answers a known path with the wrong method with a plain
 	// text 405; answer it in JSON like every other error.
-	if _, pattern := s.mux.Handler(r); pattern == "/api/" {
+	if pattern == "/api/" {
 		if allow := s.allowed(r); allow != "" {
 			w.Header().Set("Allow", allow)
 			s.writeError(w, r, errorf(http.StatusMethodNotAllowed, CodeMethod, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))

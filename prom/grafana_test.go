@@ -51,6 +51,12 @@ func registered(t *testing.T) map[string]*dto.MetricFamily {
 	s.Provider, s.Model, s.Usage = "p", "m", weft.Usage{PromptTokens: 1, CompletionTokens: 1, TotalTokens: 2}
 	m.StepFinished(s)
 	m.RunFinished(&weft.RunObservation{WorkflowID: "w", Status: weft.RunSucceeded, Duration: time.Second})
+	h, err := prom.NewHTTP(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ObserveRequest("GET /api/v1/runs", 200, time.Millisecond, false)
+	h.ObserveStream(+1)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,10 @@
 //   - weft_runs_unfinished: runs not over yet, when Options.Unfinished is
 //     set.
 //
+// [HTTP] holds the HTTP API's request metrics (weft_http_requests_total,
+// weft_http_request_duration_seconds, weft_http_event_streams): give it to
+// httpapi.Config.Requests.
+//
 // Every count is per process: an engine reports the attempts it ran itself
 // and the runs whose end its own store call made, so with several
 // processes sharing a store, sum over them (sum by (...) in PromQL).

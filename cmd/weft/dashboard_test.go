@@ -9,7 +9,8 @@ import (
 
 // TestServeDashboard: weft serve serves the dashboard at / without the
 // token (the page asks for it), its modules under /ui/, and leaves it out
-// with --no-dashboard; the API still needs the token.
+// with --no-dashboard; the API still needs the token; requests are counted
+// in /metrics by route.
 func TestServeDashboard(t *testing.T) {
 	get := func(url string) (int, string) {
 		t.Helper()
@@ -31,6 +32,18 @@ func TestServeDashboard(t *testing.T) {
 	}
 	if code, _ := get(srv.url + "/api/v1/runs"); code != http.StatusUnauthorized {
 		t.Errorf("GET /api/v1/runs without the token: %d, want 401", code)
+	}
+	// The requests are counted by route and status.
+	m := scrape(t, srv.url, "s3cret-token")
+	for series, least := range map[string]float64{
+		`weft_http_requests_total{code="200",route="dashboard"}`:        2,
+		`weft_http_requests_total{code="401",route="GET /api/v1/runs"}`: 1,
+		`weft_http_request_duration_seconds_count{route="dashboard"}`:   2,
+		`weft_http_event_streams`:                                       0,
+	} {
+		if v, ok := m[series]; !ok || v < least {
+			t.Errorf("/metrics: %s = %v (present %v), want at least %v", series, v, ok, least)
+		}
 	}
 
 	off := startServer(t, token, "--store", "memory", "--no-dashboard")

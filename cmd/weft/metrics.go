@@ -13,6 +13,8 @@ import (
 type serverMetrics struct {
 	handler http.Handler
 	eng     atomic.Pointer[engine.Engine] // set once the engine exists
+	// newHTTP registers the HTTP API's request metrics (weft serve only).
+	newHTTP func() (*prom.HTTP, error)
 }
 
 // newMetrics registers the metrics and makes cfg's engine report to them.
@@ -34,5 +36,6 @@ func newMetrics(cfg *engine.Config, defaultProvider string) (*serverMetrics, err
 	}
 	cfg.Observer = m
 	sm.handler = prom.Handler(reg)
+	sm.newHTTP = func() (*prom.HTTP, error) { return prom.NewHTTP(reg) }
 	return sm, nil
 }

@@ -126,11 +126,15 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		return internalError(stderr, err)
 	}
 	p.metrics.eng.Store(eng)
+	requests, err := p.metrics.newHTTP()
+	if err != nil {
+		return internalError(stderr, err)
+	}
 	api, err := httpapi.New(&httpapi.Config{
 		Engine: eng, Store: store, Workflows: workflows, Registry: p.reg, Limits: p.opts.Limits,
 		Token: token, MetricsPublic: f.metricsPublic, Metrics: p.metrics.handler,
-		DisableDashboard: f.noDashboard,
-		MaxBodyBytes:     f.maxBody, Logger: p.logger,
+		DisableDashboard: f.noDashboard, Requests: requests,
+		MaxBodyBytes: f.maxBody, Logger: p.logger,
 	})
 	if err != nil {
 		eng.Close()
