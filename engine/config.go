@@ -44,6 +44,13 @@ type Config struct {
 	// about (runs submitted by other processes, expired leases). Defaults
 	// to 1s.
 	PollInterval time.Duration
+	// SubscribePollInterval is how often a subscription (Subscribe) reads
+	// the events of steps that other processes run, such as workers
+	// sharing a PostgreSQL store with an API server: the most a live view
+	// through a server that runs no steps lags. Steps this engine runs
+	// wake their subscriptions at once. Defaults to 250ms, or
+	// PollInterval when that is shorter.
+	SubscribePollInterval time.Duration
 	// MaxUnfinishedRuns is how many unfinished runs (pending or running)
 	// the engine takes: Submit refuses to create more with an error
 	// matching weft.ErrQueueFull. The count is this process's (see
@@ -100,6 +107,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
+	}
+	if c.SubscribePollInterval <= 0 {
+		c.SubscribePollInterval = min(250*time.Millisecond, c.PollInterval)
 	}
 	if c.WorkerID == "" {
 		host, _ := os.Hostname()

@@ -19,7 +19,7 @@ const subscribeBatch = 1000
 // returns weft.ErrNotFound for an unknown run.
 //
 // The events of steps that other processes run are read at least every
-// Config.PollInterval.
+// Config.SubscribePollInterval.
 func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (<-chan weft.Event, error) {
 	ri, err := e.info(ctx, runID)
 	if err != nil {
@@ -32,8 +32,9 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (<-ch
 		defer close(ch)
 		// Steps this process runs wake the subscription at once; those of
 		// other processes (a server that runs no steps, workers sharing
-		// the store) are seen at the next look, every poll interval.
-		poll := time.NewTimer(e.cfg.PollInterval)
+		// the store) are seen at the next look, every subscription poll
+		// interval.
+		poll := time.NewTimer(e.cfg.SubscribePollInterval)
 		defer poll.Stop()
 		lastTerminal, polled := false, false
 		for {
@@ -72,7 +73,7 @@ func (e *Engine) Subscribe(ctx context.Context, runID string, after int64) (<-ch
 				}
 			}
 			polled = false
-			poll.Reset(e.cfg.PollInterval)
+			poll.Reset(e.cfg.SubscribePollInterval)
 			select {
 			case <-changed:
 			case <-ri.done:

@@ -64,8 +64,21 @@ func TestWakerClaimsAtOnce(t *testing.T) {
 
 // TestSubscribeFollowsRunsOfOtherProcesses: an engine that runs no steps
 // (a server before workers) streams the events of a run that another
-// engine executes, to its end.
+// engine executes, to its end, reading them every SubscribePollInterval
+// (the second case would never see them at its hour-long PollInterval).
 func TestSubscribeFollowsRunsOfOtherProcesses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  engine.Config
+	}{
+		{"poll interval", engine.Config{PollInterval: 20 * time.Millisecond}},
+		{"subscription poll interval", engine.Config{PollInterval: time.Hour, SubscribePollInterval: 20 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { subscribeToOtherProcess(t, tc.cfg) })
+	}
+}
+
+func subscribeToOtherProcess(t *testing.T, serverCfg engine.Config) {
 	store := inmem.New()
 	reg, err := executor.NewRegistry(nil)
 	if err != nil {
@@ -78,7 +91,8 @@ func TestSubscribeFollowsRunsOfOtherProcesses(t *testing.T) {
 		<-release
 		return json.RawMessage(`1`), nil
 	}
-	server, err := engine.New(store, &engine.Config{Registry: reg, NoWorker: true, PollInterval: 20 * time.Millisecond})
+	serverCfg.Registry, serverCfg.NoWorker = reg, true
+	server, err := engine.New(store, &serverCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
