@@ -2,12 +2,10 @@ package postgres
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/weft-dev/weft"
 )
@@ -27,67 +25,6 @@ type claimReq struct {
 
 // full reports whether the request claimed as many steps as it asked for.
 func (q *claimReq) full() bool { return len(q.claims) >= q.req.Max }
-
-// readyList is the ready steps of a run that a transaction knows, in
-// claim order: those it read from the database, a page at a time, and
-// those it made ready itself.
-type readyList struct {
-	steps []*stepState
-	has   map[int32]bool
-	read  bool      // a page was read from the database: bound is set
-	more  bool      // the database may hold more ready steps after bound
-	bound stepOrder // the last step read from the database
-}
-
-// stepOrder is a step's place in claim order: highest priority first, then
-// lowest node index.
-type stepOrder struct {
-	prio int32
-	idx  int32
-}
-
-func orderOf(st *stepState) stepOrder { return stepOrder{st.priority, st.idx} }
-
-// before reports whether a comes before b in claim order.
-func (a stepOrder) before(b stepOrder) bool {
-	return a.prio > b.prio || (a.prio == b.prio && a.idx < b.idx)
-}
-
-// add adds st unless the list has it.
-func (l *readyList) add(st *stepState) {
-	if l.has == nil {
-		l.has = make(map[int32]bool)
-	}
-	if !l.has[st.idx] {
-		l.has[st.idx] = true
-		l.steps = append(l.steps, st)
-	}
-}
-
-// absorb adds the steps of run r that the transaction has ready, and puts
-// the list in claim order.
-func (l *readyList) absorb(r *runState) {
-	for _, st := range r.steps {
-		if st != nil && st.status == weft.StepReady {
-			l.add(st)
-		}
-	}
-	slices.SortFunc(l.steps, func(a, b *stepState) int {
-		switch oa, ob := orderOf(a), orderOf(b); {
-		case oa.before(ob):
-			return -1
-		case ob.before(oa):
-			return 1
-		}
-		return 0
-	})
-}
-
-// usable reports whether the k-th step of the list may be claimed now:
-// no step the database holds, not read yet, comes before it.
-func (l *readyList) usable(k int) bool {
-	return k < len(l.steps) && (!l.more || !l.bound.before(orderOf(l.steps[k])))
-}
 
 const (
 	// The runs that have ready steps, oldest first, after run $1: a loose
@@ -347,29 +284,6 @@ func collectInt64(dst *[]int64) func(pgx.Rows) error {
 	}
 }
 
-// collectReady is a callback that adds the ready steps a query read (in
-// claim order, at most limit) to l, as the transaction has them, and moves
-// l's bound past them.
-func (t *txn) collectReady(l *readyList, limit int) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
-		n := 0
-		for rows.Next() {
-			seq, st, err := scanStep(rows)
-			if err != nil {
-				return err
-			}
-			n++
-			l.read, l.bound = true, orderOf(st)
-			if st = t.addStep(seq, st); st == nil {
-				continue // a run not locked
-			}
-			l.add(st)
-		}
-		l.more = n == limit
-		return rows.Err()
-	}
-}
-
 // acquire returns run seq locked, with its list of ready steps, or nil
 // when another transaction holds it: claims never wait for a run (many
 // claimers chasing the same steps would queue behind one another); the
@@ -392,16 +306,6 @@ func (t *txn) acquire(seq int64, lists map[int64]*readyList, limit int) (*runSta
 	}
 	l.absorb(r)
 	return r, nil
-}
-
-// readyPage queues the read of the next page of run seq's ready steps into
-// l (the first page when l has none).
-func (t *txn) readyPage(seq int64, l *readyList, limit int) {
-	prio, idx := int64(math.MaxInt32)+1, int32(-1)
-	if l.read {
-		prio, idx = int64(l.bound.prio), l.bound.idx
-	}
-	t.queue(readyAfterSQL, seq, prio, idx, limit).Query(t.collectReady(l, limit))
 }
 
 // promote makes the steps of run r whose retry delay is over claimable
@@ -504,100 +408,3 @@ func (t *txn) start(r *runState, st *stepState, c *weft.Claim, req *weft.ClaimRe
 	}
 	t.event(r, weft.Event{Type: weft.EventStepStarted, StepID: st.id, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
 }
-
-// queueClaimReads queues, for the commit of the transaction that served
-// qs, the reads of what its claims carry: their dependencies' results and
-// when the next retry is due.
-func (t *txn) queueClaimReads(qs []*claimReq) {
-	if len(qs) == 0 {
-		return
-	}
-	claims := make(map[int64]*weft.Claim)
-	var keys []int64
-	for _, q := range qs {
-		for k, c := range q.claims {
-			st := q.steps[k]
-			if st.counts.Total == 0 {
-				continue
-			}
-			c.Deps = make([]weft.StepResult, st.counts.Total)
-			key := stepKey(q.runs[k].seq, st.idx)
-			claims[key] = c
-			keys = append(keys, key)
-		}
-	}
-	if len(keys) > 0 {
-		deps := make(map[int64][]int32, len(keys))
-		results := make(map[int64]weft.StepResult)
-		t.queue(claimDepsSQL, keys).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var key int64
-				var d []int32
-				if err := rows.Scan(&key, &d); err != nil {
-					return err
-				}
-				deps[key] = d
-			}
-			return rows.Err()
-		})
-		t.queue(depResultsSQL, keys).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var (
-					key             int64
-					res             weft.StepResult
-					status          string
-					attempts        int32
-					out             []byte
-					errCode, errMsg pgtype.Text
-				)
-				if err := rows.Scan(&key, &res.StepID, &status, &attempts, &out, &errCode, &errMsg); err != nil {
-					return err
-				}
-				res.Status, res.Attempts, res.Output, res.Error = reported(weft.StepStatus(status)), int(attempts), rawJSON(out), errorInfo(errCode, errMsg)
-				results[key] = res
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			// Both reads are done: fill in the claims.
-			for key, c := range claims {
-				d := deps[key]
-				if len(d) != len(c.Deps) {
-					return fmt.Errorf("step key %d has %d dependencies; want %d", key, len(d), len(c.Deps))
-				}
-				seq := key >> 32
-				for j, i := range d {
-					res, ok := results[stepKey(seq, i)]
-					if !ok {
-						return fmt.Errorf("step key %d: dependency %d not found", key, i)
-					}
-					c.Deps[j] = res
-				}
-			}
-			return nil
-		})
-	}
-	t.queue(nextAtSQL).QueryRow(func(row pgx.Row) error {
-		var next pgtype.Timestamptz
-		if err := row.Scan(&next); err != nil {
-			return err
-		}
-		nextAt := timeOf(next)
-		if t.skipped {
-			// Runs with ready steps were skipped, busy: look again soon.
-			soon := t.claimNow.Add(skippedRetry)
-			if nextAt.IsZero() || soon.Before(nextAt) {
-				nextAt = soon
-			}
-		}
-		for _, q := range qs {
-			q.nextAt = nextAt
-		}
-		return nil
-	})
-}
-
-// skippedRetry is how soon a claim that skipped runs another transaction
-// held (runs that may have ready steps) says to claim again
-// (weft.ClaimResult.NextAt).
-const skippedRetry = 5 * time.Millisecond
