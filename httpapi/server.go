@@ -19,12 +19,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
+	"github.com/weft-dev/weft/internal/negotiate"
 )
 
 // Config configures a Server. Engine, Store and Workflows are required.
@@ -209,6 +211,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Requests.ObserveRequest(route, status, time.Since(start), stream)
 		}()
 	}
+	if negotiate.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w = gzipOK{w}
+	}
 	defer s.logRecover(w, r)
 	// ServeMux answers a known path with the wrong method with a plain
 	// text 405; answer it in JSON like every other error.
@@ -325,11 +330,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeRawJSON writes b, encoded JSON, as the answer with status.
+// Large answers are gzipped for clients that accept it (see gzipOK).
 func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Add("Vary", "Accept-Encoding")
+	if _, ok := w.(gzipOK); ok && len(b) >= minGzip {
+		z := compressed(b)
+		h.Set("Content-Encoding", "gzip")
+		h.Set("Content-Length", strconv.Itoa(len(z)))
+		w.WriteHeader(status)
+		w.Write(z)
+		return
+	}
 	w.WriteHeader(status)
 	w.Write(b)
 	w.Write([]byte{'\n'})

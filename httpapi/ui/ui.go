@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/weft-dev/weft/internal/negotiate"
 )
 
 //go:embed static
@@ -142,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := a.body
-	if a.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if a.gz != nil && negotiate.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		hd.Set("Content-Encoding", "gzip")
 		body = a.gz
 	}
@@ -159,17 +161,6 @@ func etagMatch(header, etag string) bool {
 		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
 		if t == etag || t == "*" {
 			return true
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether an Accept-Encoding header allows gzip.
-func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
 		}
 	}
 	return false
