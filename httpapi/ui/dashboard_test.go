@@ -213,6 +213,9 @@ func TestDashboardSeedBasic(t *testing.T) {
 	waitNode(t, ctx, "collect_data", "succeeded")
 	waitNode(t, ctx, "process_data", "succeeded")
 	screenshot(t, ctx, "run-succeeded")
+	// The run's result, formatted when opened.
+	click(t, ctx, "details:has(#run-result) > summary")
+	waitTrue(t, ctx, "the run's result", jsText("#run-result")+`?.includes('"HELLO"')`)
 
 	clickNode(t, ctx, "process_data")
 	waitText(t, ctx, panelField("status"), "succeeded")

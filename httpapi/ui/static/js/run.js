@@ -25,9 +25,12 @@ export function mount(el, [id], query, start) {
   const cancelBtn = h('button', { id: 'cancel-run', class: 'danger', disabled: true, onclick: cancel }, 'Cancel run');
   const retryBtn = h('button', { id: 'retry-run', disabled: true, onclick: () => retry() }, 'Retry failed steps');
   const result = h('details', { class: 'card', hidden: true }, h('summary', {}, 'Result'), h('pre', { class: 'json', id: 'run-result' }));
-  const canvas = h('canvas', { id: 'dag', class: 'dag', 'aria-label': 'workflow graph' });
+  const canvas = h('canvas', { id: 'dag', class: 'dag', role: 'img', 'aria-label': 'workflow graph: drag to pan, wheel or +/- to zoom, 0 to fit, click a step for its details' });
+  result.addEventListener('toggle', () => {
+    if (result.open && doc) result.querySelector('pre').textContent = json(doc.result);
+  });
   const hover = h('div', { class: 'dag-hover', hidden: true });
-  const search = h('input', { id: 'dag-search', placeholder: 'find step…', 'aria-label': 'find step' });
+  const search = h('input', { id: 'dag-search', placeholder: 'find step… (/)', 'aria-label': 'find step' });
   const legend = h('div', { class: 'legend' });
   const stepList = h('div', { id: 'step-list', class: 'step-list', hidden: true });
   const aside = h('aside', { id: 'step-panel', hidden: true });
@@ -57,6 +60,14 @@ export function mount(el, [id], query, start) {
     onRetry: (inputs) => retry(inputs),
   });
 
+  // "/" finds a step, as in many tools.
+  const slash = (e) => {
+    if (e.key === '/' && !/^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName || '')) {
+      e.preventDefault();
+      search.focus();
+    }
+  };
+  document.addEventListener('keydown', slash);
   search.addEventListener('keydown', (e) => {
     if (e.key !== 'Enter' || !dag) return;
     const found = dag.find(search.value.trim());
@@ -188,7 +199,10 @@ export function mount(el, [id], query, start) {
     errBox.hidden = !doc.error;
     if (doc.error) errBox.textContent = `${doc.error.code}: ${doc.error.message}`;
     result.hidden = doc.result === null || doc.result === undefined;
-    if (!result.hidden) result.querySelector('pre').textContent = json(doc.result);
+    // A big run's result is formatted only when opened.
+    const pre = result.querySelector('pre');
+    pre.textContent = '';
+    if (!result.hidden && result.open) pre.textContent = json(doc.result);
     clearInterval(ticker);
     if (!TERMINAL_RUN.has(s) && doc.started_at) ticker = setInterval(renderCounts, 1000);
     renderCounts();
@@ -282,6 +296,7 @@ export function mount(el, [id], query, start) {
   load();
   return () => {
     stopped = true;
+    document.removeEventListener('keydown', slash);
     clearInterval(ticker);
     clearTimeout(headTimer);
     clearTimeout(listTimer);
