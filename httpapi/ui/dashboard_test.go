@@ -393,8 +393,8 @@ func TestDashboardValidation(t *testing.T) {
 	if n := mustEval[int](t, ctx, `document.querySelectorAll("ul#wf-errors li").length`); n != 1 {
 		t.Errorf("%d problems listed, want 1", n)
 	}
-	if got := mustEval[*string](t, ctx, jsQuery(li)+`.getAttribute("data-line")`); got != nil && *got != line {
-		t.Errorf("data-line %q, want %s", *got, line)
+	if got := mustEval[*string](t, ctx, jsQuery(li)+`.getAttribute("data-line")`); got == nil || *got != line {
+		t.Errorf("data-line %v, want %s", got, line)
 	}
 	screenshot(t, ctx, "problem")
 
@@ -650,4 +650,40 @@ func TestDashboard10kSteps(t *testing.T) {
 	waitTrue(t, ctx, "every node succeeded", `window.__weftTestIDs.every((id) => weftDAG.status(id) === "succeeded")`)
 	clickNode(t, ctx, layeredStepID(50, 50))
 	screenshot(t, ctx, "10k-layered")
+}
+
+// TestDashboardValidationYAML: a YAML document's problems are placed at
+// their lines too (the gutter marks them), and the fixed document
+// registers.
+func TestDashboardValidationYAML(t *testing.T) {
+	fx := newFixture(t, nil)
+	bad := `id: yaml_wf
+steps:
+  fetch:
+    type: input
+    input:
+      data: {n: 1}
+  b:
+    type: proces
+    depends_on: [fetch]
+`
+	ctx := openDashboard(t, fx, "#/new")
+	pasteWorkflow(t, ctx, []byte(bad))
+	click(t, ctx, "button#wf-validate")
+	li := `ul#wf-errors li[data-path="$.steps.b.type"]`
+	waitVisible(t, ctx, li)
+	if text := textOf(t, ctx, li); !strings.Contains(text, "proces") || !strings.Contains(text, "process") {
+		t.Errorf("the problem reads %q, want the unknown type and the suggestion", text)
+	}
+	if got := mustEval[*string](t, ctx, jsQuery(li)+`.getAttribute("data-line")`); got == nil || *got != "8" {
+		t.Errorf("data-line %v, want 8", got)
+	}
+	if marked := mustEval[[]string](t, ctx, `[...document.querySelectorAll(".editor .gutter .bad")].map((e) => e.textContent)`); len(marked) != 1 || marked[0] != "8" {
+		t.Errorf("the gutter marks lines %q, want [8]", marked)
+	}
+	pasteWorkflow(t, ctx, []byte(strings.Replace(bad, "type: proces\n", "type: process\n", 1)))
+	click(t, ctx, "button#wf-validate")
+	waitTrue(t, ctx, "the problems to go", `document.querySelectorAll("ul#wf-errors li").length === 0 && document.querySelectorAll(".editor .gutter .bad").length === 0`)
+	click(t, ctx, "button#wf-register")
+	waitHash(t, ctx, `^#/workflows/(yaml_wf)(?:$|[/?])`)
 }
