@@ -687,3 +687,21 @@ steps:
 	click(t, ctx, "button#wf-register")
 	waitHash(t, ctx, `^#/workflows/(yaml_wf)(?:$|[/?])`)
 }
+
+// TestDashboardAPIOnly: through a server that runs no steps (weft serve
+// --no-worker beside workers), the live DAG follows the steps a worker
+// runs.
+func TestDashboardAPIOnly(t *testing.T) {
+	fx := newFixture(t, &fixtureOptions{APIOnly: true})
+	fx.needDashboard(t)
+	fx.arm("hold")
+	id := fx.submit(gatedWorkflow("api_only", "hold"), "")
+	fx.waitHeld("hold", 1, 10*time.Second)
+	ctx := openDashboard(t, fx, "#/runs/"+id)
+	waitNode(t, ctx, "hold", "running")
+	waitText(t, ctx, "#run-status", "running")
+	fx.release("hold")
+	waitNode(t, ctx, "hold", "succeeded")
+	waitNode(t, ctx, "after", "succeeded")
+	waitText(t, ctx, "#run-status", "succeeded")
+}

@@ -31,6 +31,13 @@ type fixtureOptions struct {
 	Token string
 	// MaxParallel is the engine's MaxParallelSteps; default 32.
 	MaxParallel int
+	// APIOnly makes the server's engine run no steps (as weft serve
+	// --no-worker): a second engine on the same store, a worker, runs
+	// them, and the server's event streams read the worker's events from
+	// the store. The server polls for work every hour, so only its
+	// subscription poll interval (Engine.Config.SubscribePollInterval)
+	// brings the events.
+	APIOnly bool
 }
 
 // fixture is a weft server for a browser test: an in-memory store, an
@@ -73,7 +80,16 @@ func newFixture(t *testing.T, opts *fixtureOptions) *fixture {
 	if par <= 0 {
 		par = 32
 	}
-	fx.Engine, err = engine.New(fx.Store, &engine.Config{Registry: reg, MaxParallelSteps: par, PollInterval: 10 * time.Millisecond})
+	cfg := &engine.Config{Registry: reg, MaxParallelSteps: par, PollInterval: 10 * time.Millisecond}
+	if opts.APIOnly {
+		worker, err := engine.New(fx.Store, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { worker.Close() })
+		cfg = &engine.Config{Registry: reg, NoWorker: true, PollInterval: time.Hour}
+	}
+	fx.Engine, err = engine.New(fx.Store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
