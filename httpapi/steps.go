@@ -27,6 +27,11 @@ type StepDetail struct {
 	// Input is the step's input as written in the run's recorded workflow,
 	// or null when it has none.
 	Input json.RawMessage `json:"input"`
+	// ResolvedInput is the input its last attempt got (or its first will
+	// get), {{ }} templates evaluated (engine.Engine.StepInput); left out
+	// while a step it reads is not done, or when its templates do not
+	// evaluate.
+	ResolvedInput json.RawMessage `json:"resolved_input,omitempty"`
 	// History lists the step's attempts, oldest first, as the run's events
 	// tell them: the newest maxAttempts at most.
 	History []Attempt `json:"attempts"`
@@ -127,6 +132,11 @@ func (s *Server) getRunStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.History, d.AttemptsTruncated, err = s.attempts(ctx, id, stepID); err != nil {
 		return notFound(err, "run", id)
+	}
+	if in, ok, err := s.cfg.Engine.StepInput(ctx, id, stepID, sr.Attempts); err == nil && ok {
+		d.ResolvedInput = rawOrNull(in)
+	} else if err != nil && ctx.Err() != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil

@@ -203,3 +203,23 @@ func TestRunStepAttemptsFromEvents(t *testing.T) {
 		t.Fatalf("capped: truncated %v, %d attempts from %d", d.AttemptsTruncated, len(d.History), d.History[0].Attempt)
 	}
 }
+
+// A step's resolved input is its input with the templates evaluated, as
+// its attempt got it; a static input is given as written.
+func TestRunStepResolvedInput(t *testing.T) {
+	h := newHarness(t, nil)
+	run := h.startRun(inlineRun(`{"id": "tpl", "params": {"who": "weft"}, "steps": {
+		"a": {"type": "input", "input": {"data": {"n": 2}}},
+		"b": {"type": "input", "depends_on": ["a"], "input": {"data": {"msg": "hello {{ params.who }}", "twice": "{{ data.n * 2 }}"}}}}}`))
+	h.wait(run.RunID)
+	b := h.step(run.RunID, "b")
+	if got := compact(t, b.ResolvedInput); got != `{"data":{"msg":"hello weft","twice":4}}` {
+		t.Errorf("b's resolved input %s", got)
+	}
+	if !strings.Contains(string(b.Input), "{{ params.who }}") {
+		t.Errorf("b's input %s: want it as written", b.Input)
+	}
+	if got := compact(t, h.step(run.RunID, "a").ResolvedInput); got != `{"data":{"n":2}}` {
+		t.Errorf("a's resolved input %s", got)
+	}
+}

@@ -705,3 +705,21 @@ func TestDashboardAPIOnly(t *testing.T) {
 	waitNode(t, ctx, "after", "succeeded")
 	waitText(t, ctx, "#run-status", "succeeded")
 }
+
+// TestDashboardResolvedInput: the panel shows the input a step got, its
+// templates evaluated, and the input as written beside it.
+func TestDashboardResolvedInput(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.needDashboard(t)
+	id := fx.submit([]byte(`{"id": "tpl", "params": {"who": "weft"}, "steps": {
+		"a": {"type": "input", "input": {"data": {"n": 2}}},
+		"b": {"type": "input", "depends_on": ["a"], "input": {"data": {"msg": "hello {{ params.who }}", "twice": "{{ data.n * 2 }}"}}}}}`), "")
+	fx.waitRun(id, weft.RunSucceeded, 10*time.Second)
+	ctx := openDashboard(t, fx, "#/runs/"+id)
+	waitNode(t, ctx, "b", "succeeded")
+	clickNode(t, ctx, "b")
+	waitTrue(t, ctx, "the evaluated input", jsText(panelField("input"))+`?.includes('"hello weft"') && `+jsText(panelField("input"))+`.includes('"twice": 4')`)
+	if written := textOf(t, ctx, panelField("input-written")); !strings.Contains(written, "{{ params.who }}") {
+		t.Errorf("the input as written reads %q", written)
+	}
+}

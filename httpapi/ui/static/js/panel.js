@@ -82,7 +82,13 @@ export class StepPanel {
     if (d.error) out.push(h('h3', {}, 'Error'), h('div', { class: 'error-box', 'data-field': 'error' }, `${d.error.code}: ${d.error.message}`));
     else out.push(h('div', { 'data-field': 'error', hidden: true }));
     out.push(h('h3', {}, 'Output'), this.jsonBlock(d.output, 'output', `${d.id}-output.json`));
-    out.push(h('h3', {}, 'Input'), this.jsonBlock(d.input, 'input', `${d.id}-input.json`));
+    // The input its attempt got, templates evaluated; as written too when
+    // that differs.
+    const resolved = d.resolved_input !== undefined && JSON.stringify(d.resolved_input) !== JSON.stringify(d.input);
+    if (resolved) {
+      out.push(h('h3', {}, 'Input ', h('span', { class: 'muted' }, '(templates evaluated)')), this.jsonBlock(d.resolved_input, 'input', `${d.id}-input.json`),
+        h('details', {}, h('summary', { class: 'hint' }, 'As written'), this.jsonBlock(d.input, 'input-written', `${d.id}-input-written.json`)));
+    } else out.push(h('h3', {}, 'Input'), this.jsonBlock(d.input, 'input', `${d.id}-input.json`));
     out.push(h('h3', {}, `Attempts (${history.length}${d.attempts_truncated ? ', newest' : ''})`), this.attempts(history));
     if (d.status === 'failed' || d.status === 'canceled') out.push(this.editor(d));
     this.aside.replaceChildren(...out);
