@@ -215,6 +215,26 @@ const (
 	VNotUpstream         = "not_upstream"         // a template reads a step that is not upstream
 )
 
+// StepNotFoundError reports a step id that a run's workflow does not
+// have. It matches ErrNotFound with errors.Is.
+type StepNotFoundError struct {
+	RunID, StepID string
+	// Suggestion proposes a close step id (DidYouMean), or is empty.
+	Suggestion string
+}
+
+// Error says which step the run lacks, with the suggestion if any.
+func (e *StepNotFoundError) Error() string {
+	msg := fmt.Sprintf("no step %q in run %s", e.StepID, e.RunID)
+	if e.Suggestion != "" {
+		msg += "; " + e.Suggestion
+	}
+	return msg
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *StepNotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ValidationError is one problem found in a workflow document.
 type ValidationError struct {
 	// Path locates the problem as a JSON path, such as

@@ -27,7 +27,7 @@ func (e *Engine) StepInput(ctx context.Context, runID, stepID string, attempt in
 	}
 	idx, found := ri.def.Node(stepID)
 	if !found {
-		return nil, false, fmt.Errorf("run %s has no step %q: %w", runID, stepID, weft.ErrNotFound)
+		return nil, false, &weft.StepNotFoundError{RunID: runID, StepID: stepID}
 	}
 	sp := &ri.steps[idx]
 	tpl := ri.def.Input(idx)

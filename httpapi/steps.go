@@ -1,9 +1,8 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"time"
 
@@ -66,159 +65,42 @@ type Attempt struct {
 	DurationMS float64 `json:"duration_ms"`
 }
 
-// maxAttempts caps the attempts of a StepDetail; eventPage is the number
-// of events read at a time to build them.
-const (
-	maxAttempts = 1000
-	eventPage   = 2000
-)
-
-// leaseLost is the error of an attempt that never finished because its
-// step was claimed again.
-var leaseLost = &weft.ErrorInfo{Code: "lease_lost", Message: "the attempt's lease expired before it finished (its worker stopped or lost the store); the step was claimed again"}
+// maxAttempts caps the attempts of a StepDetail.
+const maxAttempts = 1000
 
 // getRunStep returns a step of a run in detail: GET
 // /api/v1/runs/{id}/steps/{step}.
 func (s *Server) getRunStep(w http.ResponseWriter, r *http.Request) error {
 	id, stepID := r.PathValue("id"), r.PathValue("step")
-	ctx := r.Context()
-	run, err := s.cfg.Store.Run(ctx, id)
-	if err != nil {
+	sd, err := s.cfg.Engine.StepDetail(r.Context(), id, stepID, &engine.StepDetailOptions{MaxAttempts: maxAttempts})
+	var snf *weft.StepNotFoundError
+	switch {
+	case errors.As(err, &snf):
+		return errorf(http.StatusNotFound, CodeNotFound, "%s", snf.Error())
+	case err != nil:
 		return notFound(err, "run", id)
 	}
-	def, _, err := s.compiled("", run.Workflow)
-	if err != nil {
-		return err
-	}
-	node, ok := def.Node(stepID)
-	if !ok {
-		g := def.Graph
-		ids := make([]string, g.Len())
-		for i := range ids {
-			ids[i] = g.ID(int32(i))
-		}
-		msg := fmt.Sprintf("no step %q in run %s", stepID, id)
-		if hint := weft.DidYouMean(stepID, ids); hint != "" {
-			msg += "; " + hint
-		}
-		return errorf(http.StatusNotFound, CodeNotFound, "%s", msg)
-	}
-	steps, err := s.cfg.Store.Steps(ctx, id)
-	if err != nil {
-		return notFound(err, "run", id)
-	}
-	var sr *weft.StepRun
-	if int(node) < len(steps) && steps[node].StepID == stepID {
-		sr = steps[node]
-	}
-	for i := 0; sr == nil && i < len(steps); i++ {
-		if steps[i].StepID == stepID {
-			sr = steps[i]
-		}
-	}
-	if sr == nil {
-		return fmt.Errorf("run %s: step %s is in the workflow but not in the store", id, stepID)
-	}
-	step := def.Workflow.Steps[stepID]
-	d := &StepDetail{
-		ID: stepID,
-		StepDocument: *newStepDocument(engine.StepState{
-			Type: sr.Type, Status: sr.Status, Reason: sr.Reason, Attempts: sr.Attempts, Output: sr.Output, Error: sr.Error,
-			QueueWait: sr.QueueWait, RunTime: sr.RunTime, StartedAt: sr.StartedAt, FinishedAt: sr.FinishedAt, Usage: sr.Usage,
-		}),
-		AttemptCount: sr.Attempts,
-		DependsOn:    nonNil(step.DependsOn),
-		Input:        rawOrNull(step.Input),
-	}
-	if d.History, d.AttemptsTruncated, err = s.attempts(ctx, id, stepID); err != nil {
-		return notFound(err, "run", id)
-	}
-	if in, ok, err := s.cfg.Engine.StepInput(ctx, id, stepID, sr.Attempts); err == nil && ok {
-		d.ResolvedInput = rawOrNull(in)
-	} else if err != nil && ctx.Err() != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, NewStepDetail(sd))
 	return nil
 }
 
-// attempts returns the attempts of a step of a run, oldest first, built
-// from the run's events: the newest maxAttempts, and whether older ones
-// were left out.
-func (s *Server) attempts(ctx context.Context, runID, stepID string) ([]Attempt, bool, error) {
-	list := []Attempt{}
-	truncated := false
-	var after int64
-	for {
-		evs, err := s.cfg.Store.Events(ctx, runID, after, eventPage)
-		if err != nil {
-			return nil, false, err
-		}
-		for i := range evs {
-			ev := &evs[i]
-			if ev.StepID != stepID || ev.Attempt <= 0 {
-				continue
-			}
-			if ev.Type == weft.EventStepStarted {
-				if n := len(list); n > 0 && list[n-1].Status == weft.StepRunning {
-					list[n-1].Status, list[n-1].Error = weft.StepFailed, leaseLost
-				}
-				list = append(list, Attempt{Attempt: ev.Attempt, Worker: ev.Worker, StartedAt: ev.Time, Status: weft.StepRunning})
-				if len(list) == 2*maxAttempts {
-					list = append(list[:0], list[maxAttempts:]...)
-					truncated = true
-				}
-				continue
-			}
-			for k := len(list) - 1; k >= 0; k-- {
-				if list[k].Attempt == ev.Attempt {
-					list[k].end(ev)
-					break
-				}
-			}
-		}
-		if len(evs) < eventPage {
-			break
-		}
-		after = evs[len(evs)-1].Seq
+// NewStepDetail returns the wire form of a step's detail.
+func NewStepDetail(sd *engine.StepDetail) *StepDetail {
+	d := &StepDetail{
+		ID:                sd.StepID,
+		StepDocument:      *newStepDocument(sd.StepState),
+		AttemptCount:      sd.Attempts,
+		DependsOn:         nonNil(sd.DependsOn),
+		Input:             rawOrNull(sd.Input),
+		ResolvedInput:     rawOrNull(sd.ResolvedInput),
+		History:           make([]Attempt, len(sd.History)),
+		AttemptsTruncated: sd.HistoryTruncated,
 	}
-	if len(list) > maxAttempts {
-		list = list[len(list)-maxAttempts:]
-		truncated = true
-	}
-	now := s.cfg.Now()
-	for k := range list {
-		a := &list[k]
-		switch {
-		case a.FinishedAt != nil:
-			a.DurationMS = Millis(a.FinishedAt.Sub(a.StartedAt))
-		case a.Status == weft.StepRunning:
-			a.DurationMS = Millis(max(now.Sub(a.StartedAt), 0))
+	for k, a := range sd.History {
+		d.History[k] = Attempt{
+			Attempt: a.Attempt, Worker: a.Worker, StartedAt: a.StartedAt, FinishedAt: timeOrNil(a.FinishedAt),
+			Status: a.Status, Reason: a.Reason, Error: a.Error, DelayMS: Millis(a.Delay), DurationMS: Millis(a.Duration),
 		}
 	}
-	return list, truncated, nil
-}
-
-// end records an event that ends attempt a (or, for a cancellation, the
-// wait after it).
-func (a *Attempt) end(ev *weft.Event) {
-	at := ev.Time
-	switch ev.Type {
-	case weft.EventStepSucceeded:
-		a.Status, a.Error, a.FinishedAt = weft.StepSucceeded, nil, &at
-	case weft.EventStepFailed:
-		a.Status, a.Error, a.FinishedAt = weft.StepFailed, ev.Error, &at
-	case weft.EventStepRetrying:
-		a.Status, a.Error, a.FinishedAt, a.DelayMS = weft.StepRetrying, ev.Error, &at, Millis(ev.Delay)
-	case weft.EventStepSkipped:
-		a.Status, a.Reason, a.FinishedAt = weft.StepSkipped, ev.Reason, &at
-	case weft.EventStepCanceled:
-		switch a.Status {
-		case weft.StepRunning:
-			a.Status, a.Reason, a.FinishedAt = weft.StepCanceled, ev.Reason, &at
-		case weft.StepRetrying:
-			// The attempt had ended; the retry it waited for will not come.
-			a.Status, a.Reason, a.DelayMS = weft.StepCanceled, ev.Reason, 0
-		}
-	}
+	return d
 }

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/engine"
 	"github.com/weft-dev/weft/httpapi"
-	"github.com/weft-dev/weft/inmem"
 )
 
 // step gets a step of a run in detail.
@@ -128,79 +127,30 @@ func TestRunStepRunningAndCanceled(t *testing.T) {
 	}
 }
 
-// eventStore serves made-up events for a step, to test the attempts a
-// StepDetail builds from them.
-type eventStore struct {
-	*inmem.Store
-	runID  string
-	events []weft.Event
-}
-
-func (s *eventStore) Events(ctx context.Context, runID string, after int64, limit int) ([]weft.Event, error) {
-	if runID != s.runID {
-		return s.Store.Events(ctx, runID, after, limit)
-	}
-	var out []weft.Event
-	for _, ev := range s.events {
-		if ev.Seq > after && (limit <= 0 || len(out) < limit) {
-			out = append(out, ev)
-		}
-	}
-	return out, nil
-}
-
-func TestRunStepAttemptsFromEvents(t *testing.T) {
-	es := &eventStore{}
-	h := newHarness(t, &options{api: func(c *httpapi.Config) {
-		es.Store = c.Store.(*inmem.Store)
-		c.Store = es
-	}})
-	run := h.startRun(inlineRun(`{"id": "one", "steps": {"s": {"type": "input", "input": {"data": {}}}, "t": {"type": "input", "input": {"data": {}}}}}`))
-	h.wait(run.RunID)
-	es.runID = run.RunID
+// NewStepDetail writes an engine's step detail in the wire's units: times
+// as they are, an attempt's unknown end as absent, durations and delays
+// in milliseconds.
+func TestNewStepDetail(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	var seq int64
-	add := func(step string, typ weft.EventType, attempt int, ev weft.Event) {
-		seq++
-		ev.Seq, ev.RunID, ev.StepID, ev.Type, ev.Attempt = seq, run.RunID, step, typ, attempt
-		ev.Time = t0.Add(time.Duration(seq) * time.Second)
-		es.events = append(es.events, ev)
+	d := httpapi.NewStepDetail(&engine.StepDetail{
+		StepID:    "s",
+		StepState: engine.StepState{Type: "x", Status: weft.StepRetrying, Attempts: 2, QueueWait: 1500 * time.Microsecond},
+		History: []engine.Attempt{
+			{Attempt: 1, Worker: "w1", StartedAt: t0, Status: weft.StepFailed, Error: &weft.ErrorInfo{Code: engine.CodeLeaseLost}},
+			{Attempt: 2, Worker: "w2", StartedAt: t0, FinishedAt: t0.Add(time.Second), Status: weft.StepRetrying, Delay: 1500 * time.Millisecond, Duration: time.Second},
+		},
+		HistoryTruncated: true,
+	})
+	if d.ID != "s" || d.AttemptCount != 2 || d.QueueWaitMS != 1.5 || !d.AttemptsTruncated || d.DependsOn == nil || d.Input != nil || d.ResolvedInput != nil {
+		t.Errorf("detail %+v", d)
 	}
-	fail := &weft.ErrorInfo{Code: weft.CodeUnavailable, Message: "down"}
-	// Attempt 1 loses its lease; 2 is retried; the run is canceled while
-	// 2 waits for its retry; the run is retried and attempt 3 is skipped.
-	add("s", weft.EventStepStarted, 1, weft.Event{Worker: "w1"})
-	add("t", weft.EventStepStarted, 1, weft.Event{Worker: "w1"})
-	add("s", weft.EventStepStarted, 2, weft.Event{Worker: "w2"})
-	add("s", weft.EventStepRetrying, 2, weft.Event{Worker: "w2", Error: fail, Delay: 1500 * time.Millisecond})
-	add("s", weft.EventStepCanceled, 2, weft.Event{Reason: weft.ReasonRunCanceled})
-	add("s", weft.EventStepSkipped, 0, weft.Event{Reason: weft.ReasonUpstreamFailed})
-	add("s", weft.EventStepStarted, 3, weft.Event{Worker: "w3"})
-	add("s", weft.EventStepSkipped, 3, weft.Event{Worker: "w3", Reason: weft.ReasonWhenFalse})
-	d := h.step(run.RunID, "s")
-	if len(d.History) != 3 || d.AttemptsTruncated {
-		t.Fatalf("attempts %+v", d.History)
+	if len(d.History) != 2 || d.History[0].FinishedAt != nil || d.History[0].Error.Code != "lease_lost" ||
+		d.History[1].FinishedAt == nil || !d.History[1].FinishedAt.Equal(t0.Add(time.Second)) || d.History[1].DelayMS != 1500 || d.History[1].DurationMS != 1000 {
+		t.Errorf("attempts %+v", d.History)
 	}
-	a1, a2, a3 := d.History[0], d.History[1], d.History[2]
-	if a1.Status != weft.StepFailed || a1.Error == nil || a1.Error.Code != "lease_lost" || a1.Worker != "w1" || a1.FinishedAt != nil || a1.DurationMS != 0 {
-		t.Errorf("lost attempt %+v", a1)
-	}
-	if a2.Status != weft.StepCanceled || a2.Error == nil || a2.Error.Code != weft.CodeUnavailable || a2.DelayMS != 0 || a2.DurationMS != 1000 || a2.Reason != weft.ReasonRunCanceled {
-		t.Errorf("canceled retry %+v", a2)
-	}
-	if a3.Status != weft.StepSkipped || a3.Reason != weft.ReasonWhenFalse || a3.Attempt != 3 || a3.Error != nil {
-		t.Errorf("skipped attempt %+v", a3)
-	}
-
-	// More attempts than the cap: the newest 1,000 are kept.
-	es.events, seq = nil, 0
-	for n := 1; n <= 2600; n++ {
-		add("s", weft.EventStepStarted, n, weft.Event{Worker: fmt.Sprint("w", n)})
-		add("s", weft.EventStepRetrying, n, weft.Event{Error: fail, Delay: time.Second})
-	}
-	d = h.step(run.RunID, "s")
-	if !d.AttemptsTruncated || len(d.History) != 1000 || d.History[0].Attempt != 1601 || d.History[999].Attempt != 2600 || d.History[999].DelayMS != 1000 {
-		t.Fatalf("capped: truncated %v, %d attempts from %d", d.AttemptsTruncated, len(d.History), d.History[0].Attempt)
+	b, err := json.Marshal(d)
+	if err != nil || !strings.Contains(string(b), `"attempt_count":2`) || strings.Contains(string(b), "resolved_input") {
+		t.Errorf("JSON %s (%v)", b, err)
 	}
 }
 
