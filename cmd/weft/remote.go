@@ -123,6 +123,19 @@ func printStatus(out *errWriter, st *engine.Status) {
 	writeJSON(out, rawOrNull(st.Result))
 }
 
+// remoteShowStep is weft runs show --step --server.
+func remoteShowStep(cmd *cobra.Command, server, runID, step string, asJSON bool) error {
+	c, err := newClient(server)
+	if err != nil {
+		return err
+	}
+	d, err := c.RunStep(cmd.Context(), runID, step)
+	if err != nil {
+		return remoteError(cmd.ErrOrStderr(), err)
+	}
+	return showStep(cmd, d, asJSON)
+}
+
 // remoteCancel is weft runs cancel --server.
 func remoteCancel(cmd *cobra.Command, server, runID string) error {
 	c, err := newClient(server)

@@ -74,6 +74,11 @@ func runTable(out io.Writer, runs []*httpapi.RunSummary) {
 
 // runError reports an unknown run (exit 2) or another failure.
 func runError(stderr io.Writer, runID string, err error) error {
+	var snf *weft.StepNotFoundError
+	if errors.As(err, &snf) {
+		fmt.Fprintf(stderr, "weft: %s\n", snf.Error())
+		return &exitError{code: exitUsage}
+	}
 	if errors.Is(err, weft.ErrNotFound) {
 		fmt.Fprintf(stderr, "weft: no run %s in this store\n", runID)
 		return &exitError{code: exitUsage}
@@ -141,18 +146,31 @@ func newRunsListCmd() *cobra.Command {
 }
 
 func newRunsShowCmd() *cobra.Command {
-	var store, server string
+	var store, server, step string
 	var asJSON, events bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show a run: its steps, result and error (with --events, its history)",
+		Short: "Show a run: its steps, result and error (with --events, its history; with --step, one step in detail)",
 		Args:  exactlyOneRun,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if step != "" && events {
+				return usagef("--step and --events go separately")
+			}
 			if server != "" {
+				if step != "" {
+					return remoteShowStep(cmd, server, args[0], step, asJSON)
+				}
 				return remoteShow(cmd, server, args[0], asJSON, events)
 			}
 			return withStore(cmd, store, func(eng *engine.Engine, s weft.Store) error {
 				ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
+				if step != "" {
+					sd, err := eng.StepDetail(ctx, args[0], step, nil)
+					if err != nil {
+						return runError(stderr, args[0], err)
+					}
+					return showStep(cmd, httpapi.NewStepDetail(sd), asJSON)
+				}
 				st, err := eng.Status(ctx, args[0])
 				if err != nil {
 					return runError(stderr, args[0], err)
@@ -182,8 +200,23 @@ func newRunsShowCmd() *cobra.Command {
 	storeFlag(cmd, &store, defaultDurableStore, "the store: sqlite:`PATH`")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as weft run --json does")
 	cmd.Flags().BoolVar(&events, "events", false, "also print the run's events, oldest first")
+	cmd.Flags().StringVar(&step, "step", "", "show this `STEP` in detail: its attempts, input (templates evaluated), output and error (--json: as GET /api/v1/runs/ID/steps/STEP)")
 	serverFlag(cmd, &server)
 	return cmd
+}
+
+// showStep prints a step's detail, as JSON or for people.
+func showStep(cmd *cobra.Command, d *httpapi.StepDetail, asJSON bool) error {
+	out := &errWriter{w: cmd.OutOrStdout()}
+	if asJSON {
+		writeJSON(out, d)
+	} else {
+		printStep(out, d)
+	}
+	if out.err != nil {
+		return writeFailed(cmd.ErrOrStderr(), out.err)
+	}
+	return nil
 }
 
 // eventText is one line of a run's history.

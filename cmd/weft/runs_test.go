@@ -12,6 +12,7 @@ import (
 	"github.com/weft-dev/weft"
 	"github.com/weft-dev/weft/engine"
 	"github.com/weft-dev/weft/executor"
+	"github.com/weft-dev/weft/httpapi"
 	"github.com/weft-dev/weft/sqlite"
 	"github.com/weft-dev/weft/workflow"
 )
@@ -71,6 +72,30 @@ func TestDurableRunListShow(t *testing.T) {
 	r = cli(t, "runs", "show", "nope", "--store", store)
 	if r.code != exitUsage || r.stderr != "weft: no run nope in this store\n" {
 		t.Errorf("unknown run: exit %d, %q", r.code, r.stderr)
+	}
+
+	// One step in detail: for people, and as the API's JSON.
+	r = cli(t, "runs", "show", id, "--store", store, "--step", "process_data")
+	for _, want := range []string{"step process_data (process): succeeded, 1 attempt\n", "depends on: collect_data\n",
+		"ATTEMPT  STATUS     WORKER", "\n1        succeeded  ", `"operation": "uppercase"`, "output:\n{\n  \"message\": \"HELLO\"\n}\n"} {
+		if r.code != exitOK || !strings.Contains(r.stdout, want) {
+			t.Errorf("runs show --step: exit %d, want %q in\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+	r = cli(t, "runs", "show", id, "--store", store, "--step", "process_data", "--json")
+	var sd httpapi.StepDetail
+	if err := json.Unmarshal([]byte(r.stdout), &sd); err != nil || r.code != exitOK {
+		t.Fatalf("runs show --step --json: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if sd.ID != "process_data" || sd.AttemptCount != 1 || len(sd.History) != 1 || sd.History[0].Status != weft.StepSucceeded || compact(sd.Output) != `{"message":"HELLO"}` {
+		t.Errorf("runs show --step --json: %+v", sd)
+	}
+	r = cli(t, "runs", "show", id, "--store", store, "--step", "process_dat")
+	if r.code != exitUsage || r.stderr != "weft: no step \"process_dat\" in run "+id+"; did you mean \"process_data\"?\n" {
+		t.Errorf("unknown step: exit %d, %q", r.code, r.stderr)
+	}
+	if r = cli(t, "runs", "show", id, "--store", store, "--step", "x", "--events"); r.code != exitUsage {
+		t.Errorf("--step with --events: exit %d, want %d", r.code, exitUsage)
 	}
 }
 

@@ -255,6 +255,12 @@ func TestServeEndToEnd(t *testing.T) {
 	if r := cli(t, "runs", "show", "--server", s.url, runID); r.code != 0 || !strings.Contains(r.stdout, "process_data  process  succeeded") {
 		t.Errorf("weft runs show --server: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	if r := cli(t, "runs", "show", "--server", s.url, runID, "--step", "process_data"); r.code != 0 || !strings.Contains(r.stdout, "step process_data (process): succeeded, 1 attempt") {
+		t.Errorf("weft runs show --server --step: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, "runs", "show", "--server", s.url, runID, "--step", "nope"); r.code != exitUsage || !strings.Contains(r.stderr, `no step "nope"`) {
+		t.Errorf("weft runs show --server --step of an unknown step: %d %s", r.code, r.stderr)
+	}
 	if r := cli(t, "runs", "show", "--server", s.url, "nope"); r.code != exitUsage || !strings.Contains(r.stderr, "not_found") {
 		t.Errorf("weft runs show --server of an unknown run: %d %s", r.code, r.stderr)
 	}
