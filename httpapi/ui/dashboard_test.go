@@ -603,6 +603,16 @@ func TestDashboard10kSteps(t *testing.T) {
 	screenshot(t, ctx, "10k-step-panel")
 	interact(t, ctx, "pan and zoom, readable", 1)
 	interact(t, ctx, "pan and zoom, whole graph", 0)
+	// The timeline of the same run: every step has a row, the source first.
+	click(t, ctx, "button#view-timeline")
+	waitTrue(t, ctx, "the timeline's rows", `((r) => r?.length === 10000 && r[0] === "source" && new Set(r).size === 10000)(window.weftTimeline?.rows())`)
+	// The selected step's row is scrolled into view.
+	if r := mustEval[*nodeRect](t, ctx, `window.weftTimeline.rowRect(`+jsString(wideStepID(n/2))+`)`); r.Y < 0 || r.Y > 900 {
+		t.Errorf("the selected step's row is at y %v, out of view", r.Y)
+	}
+	screenshot(t, ctx, "10k-timeline")
+	click(t, ctx, "button#view-graph")
+	waitVisible(t, ctx, "canvas#dag")
 
 	// Live: the source and the sink are gates. The page opens while the
 	// source is held (every node pending), then the 9,998 steps of the
@@ -722,4 +732,32 @@ func TestDashboardResolvedInput(t *testing.T) {
 	if written := textOf(t, ctx, panelField("input-written")); !strings.Contains(written, "{{ params.who }}") {
 		t.Errorf("the input as written reads %q", written)
 	}
+}
+
+// TestDashboardTimeline: the timeline lists the steps in the order they
+// started, a live run's rows follow its events, and a row opens its step.
+func TestDashboardTimeline(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.needDashboard(t)
+	fx.arm("hold")
+	id := fx.submit(gatedWorkflow("tl", "hold"), "")
+	fx.waitHeld("hold", 1, 10*time.Second)
+	ctx := openDashboard(t, fx, "#/runs/"+id)
+	waitNode(t, ctx, "hold", "running")
+	click(t, ctx, "button#view-timeline")
+	waitVisible(t, ctx, "canvas#timeline")
+	// first ran, hold runs, after has not started: the last row.
+	waitTrue(t, ctx, "rows in start order", `window.weftTimeline?.rows().join() === "first,hold,after"`)
+	fx.release("hold")
+	waitText(t, ctx, "#run-status", "succeeded")
+	waitTrue(t, ctx, "rows after the run", `window.weftTimeline.rows().join() === "first,hold,after"`)
+	screenshot(t, ctx, "timeline")
+	r := mustEval[*nodeRect](t, ctx, `window.weftTimeline.rowRect("after")`)
+	clickXY(t, ctx, r.X+10, r.Y+r.H/2)
+	waitPanel(t, ctx, "after")
+	// The choice of view is kept for the tab: the next run opens on it.
+	navigate(t, ctx, fx.page("#/runs/"+id))
+	waitVisible(t, ctx, "canvas#timeline")
+	click(t, ctx, "button#view-graph")
+	waitVisible(t, ctx, "canvas#dag")
 }

@@ -9,6 +9,9 @@ import { h, duration, time, toast, json } from './format.js';
 import { follow } from './sse.js';
 import { CODE, COLORS, STATUSES, TERMINAL_RUN } from './status.js';
 import { StepPanel } from './panel.js';
+import { Timeline } from './timeline.js';
+
+const VIEW_KEY = 'weft.runView';
 
 export function mount(el, [id], query, start) {
   let doc = null;
@@ -34,6 +37,17 @@ export function mount(el, [id], query, start) {
   const legend = h('div', { class: 'legend' });
   const stepList = h('div', { id: 'step-list', class: 'step-list', hidden: true });
   const aside = h('aside', { id: 'step-panel', hidden: true });
+  // The timeline: rows of steps by start time, built when first shown.
+  const tcanvas = h('canvas', { id: 'timeline', class: 'dag', role: 'img', 'aria-label': 'timeline of the steps: wheel scrolls, ctrl+wheel or +/- zooms time, 0 fits, click a row for its step' });
+  const thover = h('div', { class: 'dag-hover', hidden: true });
+  const twrap = h('div', { class: 'dag-wrap timeline-wrap', hidden: true }, tcanvas, thover,
+    h('div', { class: 'dag-tools' }, h('button', { title: 'the whole run (0)', onclick: () => timeline && timeline.fit() }, 'Fit'),
+      h('button', { title: 'zoom in (+)', onclick: () => timeline && timeline.zoom(1.4) }, '+'),
+      h('button', { title: 'zoom out (−)', onclick: () => timeline && timeline.zoom(1 / 1.4) }, '−')));
+  let timeline = null;
+  let times = null; // {start, end, wait}: Float64Arrays by node index, ms
+  const graphTab = h('button', { id: 'view-graph', class: 'tab', onclick: () => showView('graph') }, 'Graph');
+  const timelineTab = h('button', { id: 'view-timeline', class: 'tab', onclick: () => showView('timeline') }, 'Timeline');
   const loading = h('div', { class: 'muted' }, 'Loading…');
 
   el.append(h('section', { class: 'page' },
@@ -41,15 +55,93 @@ export function mount(el, [id], query, start) {
       h('h1', {}, 'Run ', h('span', { class: 'mono' }, id)), statusEl, h('span', {}, wfLink),
       h('span', { class: 'spacer' }), cancelBtn, retryBtn),
     facts, errBox, result, loading,
+    h('div', { class: 'tabs', role: 'tablist' }, graphTab, timelineTab),
     h('div', { class: 'run-body' },
-      h('div', { class: 'dag-wrap' }, canvas, hover,
+      h('div', { class: 'dag-wrap graph-wrap' }, canvas, hover,
         h('div', { class: 'dag-tools' },
           h('button', { title: 'fit the graph (0)', onclick: () => dag && dag.fit() }, 'Fit'),
           h('button', { title: 'zoom in (+)', onclick: () => dag && dag.zoom(1.4) }, '+'),
           h('button', { title: 'zoom out (−)', onclick: () => dag && dag.zoom(1 / 1.4) }, '−'),
           search),
         legend, stepList),
+      twrap,
       aside)));
+  const gwrap = el.querySelector('.graph-wrap');
+
+  // showView switches between the graph and the timeline.
+  function showView(v) {
+    const tl = v === 'timeline';
+    gwrap.hidden = tl;
+    twrap.hidden = !tl;
+    graphTab.classList.toggle('active', !tl);
+    timelineTab.classList.toggle('active', tl);
+    graphTab.setAttribute('aria-selected', String(!tl));
+    timelineTab.setAttribute('aria-selected', String(tl));
+    sessionStorage.setItem(VIEW_KEY, v);
+    if (tl && dag && times) {
+      if (!timeline) {
+        timeline = new Timeline(tcanvas, {
+          onSelect: (stepId) => selectStep(stepId),
+          onHover: (text, x, y) => {
+            thover.hidden = !text;
+            if (!text) return;
+            thover.textContent = text;
+            thover.style.left = x + 14 + 'px';
+            thover.style.top = y + 10 + 'px';
+          },
+        });
+        window.weftTimeline = { rows: () => timeline.rows(), rowRect: (s) => timeline.rowRect(s) };
+      }
+      timeline.setData(timelineData());
+      if (panel.step) timeline.select(panel.step, false);
+    }
+    if (!tl && dag) dag.request();
+  }
+
+  function timelineData() {
+    return {
+      ids: dag.lay.ids, code: dag.code, start: times.start, end: times.end, wait: times.wait,
+      runStart: Date.parse(doc.started_at || doc.created_at), runEnd: doc.finished_at ? Date.parse(doc.finished_at) : 0,
+    };
+  }
+
+  // setTimes takes every step's times from a run document.
+  function setTimes() {
+    const n = dag.lay.n;
+    times = { start: new Float64Array(n).fill(NaN), end: new Float64Array(n).fill(NaN), wait: new Float64Array(n) };
+    for (let i = 0; i < n; i++) {
+      const st = doc.steps[dag.lay.ids[i]];
+      if (!st) continue;
+      if (st.started_at) times.start[i] = Date.parse(st.started_at);
+      if (st.finished_at) times.end[i] = Date.parse(st.finished_at);
+      times.wait[i] = st.queue_wait_ms || 0;
+    }
+    if (timeline) timeline.setData(timelineData());
+  }
+
+  // eventTimes moves steps' times forward with their events.
+  function eventTimes(batch) {
+    let moved = false;
+    for (const ev of batch) {
+      if (!ev.step_id || !ev.time) continue;
+      const i = dag.lay.index.get(ev.step_id);
+      if (i === undefined) continue;
+      const t = Date.parse(ev.time);
+      if (ev.type === 'step_started') {
+        if (Number.isNaN(times.start[i]) || t > times.start[i]) {
+          times.start[i] = t;
+          times.end[i] = NaN;
+          moved = true;
+        }
+      } else if (ev.type !== 'step_retrying' || ev.attempt) {
+        if (!Number.isNaN(times.start[i]) && t >= times.start[i] && (Number.isNaN(times.end[i]) || t > times.end[i])) {
+          times.end[i] = t;
+          moved = true;
+        }
+      }
+    }
+    if (moved && timeline) timeline.changed();
+  }
 
   const panel = new StepPanel(aside, id, {
     onClose: () => {
@@ -79,6 +171,7 @@ export function mount(el, [id], query, start) {
   function selectStep(stepId) {
     if (!dag) return;
     dag.select(stepId, true);
+    if (timeline) timeline.select(stepId, false);
     openStep(stepId);
   }
 
@@ -104,6 +197,7 @@ export function mount(el, [id], query, start) {
         onSelect: (stepId) => openStep(stepId),
         onFrame: (changed) => {
           renderCounts();
+          if (changed && changed.size && timeline) timeline.request();
           if (changed && panel.step && changed.has(panel.step)) panel.refreshSoon();
         },
         onHover: (stepId, x, y, i) => {
@@ -126,7 +220,9 @@ export function mount(el, [id], query, start) {
       };
       dag.setGraph(g);
       dag.setStatuses(doc.steps);
+      setTimes();
       renderHead();
+      showView(sessionStorage.getItem(VIEW_KEY) === 'timeline' ? 'timeline' : 'graph');
       const step = query.get('step');
       if (step && dag.lay.index.has(step)) selectStep(step);
       subscribe();
@@ -145,6 +241,7 @@ export function mount(el, [id], query, start) {
     stopFollow = follow(id, doc.last_event || 0, {
       onEvents: (batch) => {
         dag.enqueue(batch);
+        eventTimes(batch);
         for (const ev of batch) {
           if (ev.step_id) continue;
           if (ev.type === 'run_retried') resync();
@@ -169,6 +266,7 @@ export function mount(el, [id], query, start) {
         // (steps canceled with their run have no events of their own).
         if (TERMINAL_RUN.has(doc.status)) {
           dag.setStatuses(doc.steps);
+          setTimes();
         }
         renderHead();
       } catch (e) {
@@ -183,6 +281,7 @@ export function mount(el, [id], query, start) {
     if (stopped) return;
     doc = d;
     dag.setStatuses(doc.steps);
+    setTimes();
     renderHead();
     subscribe();
     if (panel.step) panel.refreshSoon();
@@ -302,6 +401,8 @@ export function mount(el, [id], query, start) {
     clearTimeout(listTimer);
     if (stopFollow) stopFollow();
     if (dag) dag.destroy();
+    if (timeline) timeline.destroy();
+    delete window.weftTimeline;
     panel.destroy();
     delete window.weftDAG;
   };
