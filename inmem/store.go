@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 	"github.com/weft-dev/weft/internal/sched"
 )
 
@@ -30,6 +31,7 @@ type Store struct {
 	seq     int64
 	active  runHeap   // runs with ready steps and room to run them
 	retries retryHeap // steps waiting out a retry delay
+	cascade runstate.Cascade
 
 	workflows workflows // the workflow registry, under a lock of its own
 }
@@ -58,8 +60,6 @@ type run struct {
 	failed    int
 	events    eventLog
 	inActive  bool
-	scratch   []int32 // reused by decide
-	todo      []int32 // reused by Finish
 }
 
 type step struct {
@@ -130,7 +130,7 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	// which none does) are ready at once.
 	for i := range r.steps {
 		if len(nr.Steps[i].Deps) == 0 {
-			r.decide(int32(i), nr.Now)
+			s.decide(r, int32(i), nr.Now)
 		}
 	}
 	s.runs[r.rec.ID] = r
@@ -160,60 +160,48 @@ func (r *run) event(e weft.Event) { r.events.add(e, -1) }
 // stepEvent appends an event of node i to the run's history.
 func (r *run) stepEvent(i int32, e weft.Event) { r.events.add(e, i) }
 
-// decide settles a pending step whose dependencies allow it: ready, or
-// skipped (then its own dependents are settled in turn, without
-// recursion).
-func (r *run) decide(i int32, now time.Time) (ready int) {
-	stack := append(r.scratch[:0], i)
-	defer func() { r.scratch = stack[:0] }()
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		st := &r.steps[i]
-		if st.Status != weft.StepPending {
-			continue
-		}
-		d, reason := r.plan[i].Trigger.Decide(st.counts)
-		switch d {
-		case weft.DecideRun:
-			st.Status = weft.StepReady
-			st.ReadyAt = now
-			r.ready.Push(sched.Ready{Prio: r.plan[i].Priority, Index: i})
-			ready++
-		case weft.DecideSkip:
-			st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, reason, now
-			r.remaining--
-			r.stepEvent(i, weft.Event{Type: weft.EventStepSkipped, Time: now, Reason: reason})
-			stack = r.settled(i, stack)
-		}
+// The run as the state machine's cascade sees it (runstate.Run).
+
+// Dependents returns the nodes that depend on node i.
+func (r *run) Dependents(i int32) ([]int32, error) { return r.dnts[r.dntOff[i]:r.dntOff[i+1]], nil }
+
+// Outcome returns the status and reason of node i.
+func (r *run) Outcome(i int32) (weft.StepStatus, string) { return r.steps[i].Status, r.steps[i].Reason }
+
+// Pending returns the counters of node i when it is pending.
+func (r *run) Pending(i int32) *weft.DepCounts {
+	if st := &r.steps[i]; st.Status == weft.StepPending {
+		return &st.counts
 	}
-	return ready
+	return nil
 }
 
-// settled counts step i's terminal outcome in its dependents' counters
-// and pushes onto stack those that may now be decided.
-func (r *run) settled(i int32, stack []int32) []int32 {
-	status, reason := r.steps[i].Status, r.steps[i].Reason
-	for _, d := range r.dnts[r.dntOff[i]:r.dntOff[i+1]] {
-		c := &r.steps[d].counts
-		if status == weft.StepSkipped && reason == weft.ReasonUpstreamFailed {
-			c.SkippedForFailure++
-		}
-		switch status {
-		case weft.StepSucceeded:
-			c.Succeeded++
-		case weft.StepFailed:
-			c.Failed++
-		case weft.StepSkipped:
-			c.Skipped++
-		case weft.StepCanceled:
-			c.Canceled++
-		}
-		if r.steps[d].Status == weft.StepPending {
-			stack = append(stack, d)
-		}
-	}
-	return stack
+// Trigger returns the trigger of node i.
+func (r *run) Trigger(i int32) weft.Trigger { return r.plan[i].Trigger }
+
+// Counted does nothing: the counters are the run's own.
+func (r *run) Counted(int32) {}
+
+// Ready makes node i ready.
+func (r *run) Ready(i int32, now time.Time) {
+	st := &r.steps[i]
+	st.Status = weft.StepReady
+	st.ReadyAt = now
+	r.ready.Push(sched.Ready{Prio: r.plan[i].Priority, Index: i})
+}
+
+// Skip makes node i skipped.
+func (r *run) Skip(i int32, reason string, now time.Time) {
+	st := &r.steps[i]
+	st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, reason, now
+	r.remaining--
+	r.stepEvent(i, weft.Event{Type: weft.EventStepSkipped, Time: now, Reason: reason})
+}
+
+// decide decides pending node i of run r (runstate.Cascade.Decide).
+func (s *Store) decide(r *run, i int32, now time.Time) int {
+	n, _ := s.cascade.Decide(r, i, now) // an in-memory run has no errors
+	return n
 }
 
 // activate puts r in the active heap when it has ready steps and room.
@@ -401,12 +389,7 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	r.stepEvent(i, e)
 	if st.Status.Terminal() {
 		r.remaining--
-		// Dependents that may now be decided; decide reuses r.scratch, so
-		// they are taken one by one from this separate list.
-		r.todo = r.settled(i, r.todo[:0])
-		for _, d := range r.todo {
-			res.Ready += r.decide(d, f.Now)
-		}
+		res.Ready, _ = s.cascade.Settled(r, i, f.Now) // an in-memory run has no errors
 	}
 	if r.remaining == 0 {
 		s.end(r, f.Now)
@@ -590,7 +573,7 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 	r.rec.Status, r.rec.Error, r.rec.Result, r.rec.FinishedAt = weft.RunPending, nil, nil, time.Time{}
 	r.event(weft.Event{Type: weft.EventRunRetried, Time: rr.Now})
 	for _, i := range reset {
-		r.decide(i, rr.Now)
+		s.decide(r, i, rr.Now)
 	}
 	if r.remaining == 0 {
 		s.end(r, rr.Now)

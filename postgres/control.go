@@ -192,7 +192,7 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 		r.status, r.err, r.result, r.finishedAt = weft.RunPending, nil, nil, time.Time{}
 		t.event(r, weft.Event{Type: weft.EventRunRetried, Time: rr.Now})
 		for _, i := range reset {
-			if _, err := t.decide(r, i, rr.Now); err != nil {
+			if _, err := t.cascade.Decide(t.on(r), i, rr.Now); err != nil {
 				return err
 			}
 		}

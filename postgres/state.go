@@ -117,82 +117,60 @@ func (t *txn) makeReady(r *runState, st *stepState, now time.Time) {
 	t.move(r, st, weft.StepReady)
 }
 
-// decide settles pending step i of run r if its dependencies allow it:
-// ready (or queued), or skipped (then its own dependents are settled in
-// turn, without recursion). It returns how many steps became ready.
-func (t *txn) decide(r *runState, i int32, now time.Time) (ready int, err error) {
-	stack := []int32{i}
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		st := r.steps[i]
-		if st == nil || st.status != weft.StepPending {
-			continue
-		}
-		d, reason := st.trigger.Decide(st.counts)
-		switch d {
-		case weft.DecideRun:
-			t.makeReady(r, st, now)
-			ready++
-		case weft.DecideSkip:
-			st.reason, st.finishedAt = reason, now
-			t.move(r, st, weft.StepSkipped)
-			t.event(r, weft.Event{Type: weft.EventStepSkipped, StepID: st.id, Time: now, Reason: reason})
-			if stack, err = t.settled(r, st, stack); err != nil {
-				return ready, err
-			}
-		}
-	}
-	return ready, nil
+// cascadeRun is run r of transaction t as the state machine's cascade
+// sees it (runstate.Run): steps are read as it needs them, and what it
+// changes is marked for flush.
+type cascadeRun struct {
+	t *txn
+	r *runState
 }
 
-// settled counts terminal step st's outcome in its pending dependents'
-// counters and pushes them onto stack, to be decided.
-func (t *txn) settled(r *runState, st *stepState, stack []int32) ([]int32, error) {
-	if err := t.ensureKnown(r, st.dependents); err != nil {
-		return stack, err
+// Dependents returns the nodes that depend on node i (which the
+// transaction has), having read those of them that are pending.
+func (c *cascadeRun) Dependents(i int32) ([]int32, error) {
+	deps := c.r.steps[i].dependents
+	if err := c.t.ensureKnown(c.r, deps); err != nil {
+		return nil, err
 	}
-	for _, i := range st.dependents {
-		d := r.steps[i]
-		if d == nil || d.status != weft.StepPending {
-			continue // decided already: its counters no longer matter
-		}
-		c := &d.counts
-		switch st.status {
-		case weft.StepSucceeded:
-			c.Succeeded++
-		case weft.StepFailed:
-			c.Failed++
-		case weft.StepSkipped:
-			c.Skipped++
-			if st.reason == weft.ReasonUpstreamFailed {
-				c.SkippedForFailure++
-			}
-		case weft.StepCanceled:
-			c.Canceled++
-		}
-		t.touch(r, d)
-		stack = append(stack, i)
-	}
-	return stack, nil
+	return deps, nil
 }
 
-// settle counts terminal step st's outcome in its dependents and decides
-// those it allows; it returns how many became ready.
-func (t *txn) settle(r *runState, st *stepState, now time.Time) (int, error) {
-	todo, err := t.settled(r, st, nil)
-	if err != nil {
-		return 0, err
+// Outcome returns the status and reason of node i.
+func (c *cascadeRun) Outcome(i int32) (weft.StepStatus, string) {
+	st := c.r.steps[i]
+	return st.status, st.reason
+}
+
+// Pending returns the counters of node i when it is pending (and known).
+func (c *cascadeRun) Pending(i int32) *weft.DepCounts {
+	if st := c.r.steps[i]; st != nil && st.status == weft.StepPending {
+		return &st.counts
 	}
-	ready := 0
-	for _, i := range todo {
-		n, err := t.decide(r, i, now)
-		if err != nil {
-			return ready, err
-		}
-		ready += n
-	}
-	return ready, nil
+	return nil
+}
+
+// Trigger returns the trigger of node i.
+func (c *cascadeRun) Trigger(i int32) weft.Trigger { return c.r.steps[i].trigger }
+
+// Counted marks node i for flush.
+func (c *cascadeRun) Counted(i int32) { c.t.touch(c.r, c.r.steps[i]) }
+
+// Ready makes node i ready, or queued (see makeReady).
+func (c *cascadeRun) Ready(i int32, now time.Time) { c.t.makeReady(c.r, c.r.steps[i], now) }
+
+// Skip makes node i skipped.
+func (c *cascadeRun) Skip(i int32, reason string, now time.Time) {
+	st := c.r.steps[i]
+	st.reason, st.finishedAt = reason, now
+	c.t.move(c.r, st, weft.StepSkipped)
+	c.t.event(c.r, weft.Event{Type: weft.EventStepSkipped, StepID: st.id, Time: now, Reason: reason})
+}
+
+// on returns run r as the cascade sees it. It reuses one value (no
+// allocation per call): what it returns is valid until the next call.
+func (t *txn) on(r *runState) *cascadeRun {
+	t.cur = cascadeRun{t, r}
+	return &t.cur
 }
 
 // admit makes ready, highest priority first, as many of the queued steps
@@ -276,7 +254,7 @@ func (t *txn) finishOne(f *weft.StepFinish) (*runState, int, error) {
 	if !st.status.Terminal() {
 		return r, 0, nil
 	}
-	ready, err := t.settle(r, st, f.Now)
+	ready, err := t.cascade.Settled(t.on(r), st.idx, f.Now)
 	return r, ready, err
 }
 

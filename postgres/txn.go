@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 )
 
 // A txn is one transaction: its connection, the statements queued for its
@@ -50,6 +51,9 @@ type txn struct {
 	skipped  bool      // claims skipped runs that other transactions held
 
 	current *op // the operation being worked on, to hand a panic to its caller
+
+	cascade runstate.Cascade
+	cur     cascadeRun // the run the cascade works on (see on)
 }
 
 type dirtyStep struct {

@@ -115,9 +115,8 @@ func (tx *wtx) retryRun(rr *weft.RunRetry) (*weft.Run, error) {
 	r.rec.Status, r.rec.Error, r.rec.Result, r.rec.FinishedAt = weft.RunPending, nil, nil, time.Time{}
 	tx.touchRun(r)
 	tx.event(r, weft.Event{Type: weft.EventRunRetried, Time: rr.Now})
-	now := nanos(rr.Now)
 	for _, i := range reset {
-		tx.decide(r, i, now)
+		tx.decide(r, i, rr.Now)
 	}
 	if r.remaining == 0 {
 		tx.end(r, rr.Now)

@@ -77,12 +77,7 @@ func (tx *wtx) finish(f *weft.StepFinish) (*weft.FinishResult, error) {
 	tx.stepEvent(r, i, e)
 	if st.status.Terminal() {
 		r.remaining--
-		// The dependents that may now be decided; decide uses tx.stack,
-		// so they are taken one by one from this separate list.
-		tx.todo = tx.settled(r, i, tx.todo[:0])
-		for _, d := range tx.todo {
-			res.Ready += tx.decide(r, d, now)
-		}
+		res.Ready, _ = tx.cascade.Settled(tx.on(r), i, f.Now) // a held run has no errors
 	}
 	if r.remaining == 0 {
 		tx.end(r, f.Now)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 	"github.com/weft-dev/weft/internal/sched"
 )
 
@@ -53,8 +54,8 @@ type wtx struct {
 	ended      []*run              // runs that ended, to forget after the commit
 	decided    map[decided][]int64 // used by flush
 	err        error               // the first error of a write made on the way (see stepEvent)
-	stack      []int32             // reused by decide
-	todo       []int32             // reused by finish
+	cascade    runstate.Cascade
+	cur        cascadeRun // the run the cascade works on (see on)
 }
 
 func newWtx(w *wconn, maxSteps int) *wtx {

@@ -82,10 +82,9 @@ func (tx *wtx) createRun(nr *weft.NewRun) (*weft.Run, bool, error) {
 	tx.keep(r)
 	tx.event(r, weft.Event{Type: weft.EventRunCreated, Time: nr.Now})
 	// Roots are ready at once (Decide: a step without dependencies runs).
-	now := nanos(nr.Now)
 	for i := range r.steps {
 		if r.steps[i].counts.Total == 0 {
-			tx.decide(r, int32(i), now)
+			tx.decide(r, int32(i), nr.Now)
 		}
 	}
 	if err := tx.w.insertMany(insertStepsSQL, stepColumns, n, func(k int, args []any) []any {
@@ -113,63 +112,63 @@ func (tx *wtx) createRun(nr *weft.NewRun) (*weft.Run, bool, error) {
 	return r.record(), true, nil
 }
 
-// decide settles a pending step whose dependencies allow it: ready, or
-// skipped (then its own dependents are settled in turn, without
-// recursion). As inmem's.
-func (tx *wtx) decide(r *run, i int32, now int64) (ready int) {
-	stack := append(tx.stack[:0], i)
-	defer func() { tx.stack = stack[:0] }()
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		st := &r.steps[i]
-		if st.status != weft.StepPending {
-			continue
-		}
-		d, reason := st.trigger.Decide(st.counts)
-		switch d {
-		case weft.DecideRun:
-			st.status, st.readyAt = weft.StepReady, now
-			r.readyQ.Push(sched.Ready{Prio: st.priority, Index: i})
-			r.ready++
-			ready++
-			tx.touchStep(r, i, dirtyDecided)
-			tx.touchRun(r)
-		case weft.DecideSkip:
-			st.status, st.reason, st.finishedAt = weft.StepSkipped, reason, now
-			r.remaining--
-			tx.touchStep(r, i, dirtyDecided)
-			tx.stepEvent(r, i, weft.Event{Type: weft.EventStepSkipped, Time: time.Unix(0, now), Reason: reason})
-			stack = tx.settled(r, i, stack)
-		}
-	}
-	return ready
+// cascadeRun is run r of transaction tx as the state machine's cascade
+// sees it (runstate.Run): what it changes is marked for flush.
+type cascadeRun struct {
+	tx *wtx
+	r  *run
 }
 
-// settled counts node i's terminal outcome in its dependents' counters
-// and pushes onto stack those that may now be decided.
-func (tx *wtx) settled(r *run, i int32, stack []int32) []int32 {
-	status, reason := r.steps[i].status, r.steps[i].reason
-	for _, d := range r.dependents(i) {
-		c := &r.steps[d].counts
-		if status == weft.StepSkipped && reason == weft.ReasonUpstreamFailed {
-			c.SkippedForFailure++
-		}
-		switch status {
-		case weft.StepSucceeded:
-			c.Succeeded++
-		case weft.StepFailed:
-			c.Failed++
-		case weft.StepSkipped:
-			c.Skipped++
-		case weft.StepCanceled:
-			c.Canceled++
-		}
-		// Only a pending step's counters are read again (to decide it).
-		if r.steps[d].status == weft.StepPending {
-			tx.touchStep(r, d, dirtyCounts)
-			stack = append(stack, d)
-		}
+// Dependents returns the nodes that depend on node i.
+func (c *cascadeRun) Dependents(i int32) ([]int32, error) { return c.r.dependents(i), nil }
+
+// Outcome returns the status and reason of node i.
+func (c *cascadeRun) Outcome(i int32) (weft.StepStatus, string) {
+	return c.r.steps[i].status, c.r.steps[i].reason
+}
+
+// Pending returns the counters of node i when it is pending.
+func (c *cascadeRun) Pending(i int32) *weft.DepCounts {
+	if st := &c.r.steps[i]; st.status == weft.StepPending {
+		return &st.counts
 	}
-	return stack
+	return nil
+}
+
+// Trigger returns the trigger of node i.
+func (c *cascadeRun) Trigger(i int32) weft.Trigger { return c.r.steps[i].trigger }
+
+// Counted marks node i's counters for flush.
+func (c *cascadeRun) Counted(i int32) { c.tx.touchStep(c.r, i, dirtyCounts) }
+
+// Ready makes node i ready.
+func (c *cascadeRun) Ready(i int32, now time.Time) {
+	r, st := c.r, &c.r.steps[i]
+	st.status, st.readyAt = weft.StepReady, nanos(now)
+	r.readyQ.Push(sched.Ready{Prio: st.priority, Index: i})
+	r.ready++
+	c.tx.touchStep(r, i, dirtyDecided)
+	c.tx.touchRun(r)
+}
+
+// Skip makes node i skipped.
+func (c *cascadeRun) Skip(i int32, reason string, now time.Time) {
+	r, st := c.r, &c.r.steps[i]
+	st.status, st.reason, st.finishedAt = weft.StepSkipped, reason, nanos(now)
+	r.remaining--
+	c.tx.touchStep(r, i, dirtyDecided)
+	c.tx.stepEvent(r, i, weft.Event{Type: weft.EventStepSkipped, Time: now, Reason: reason})
+}
+
+// on returns run r as the cascade sees it. It reuses one value (no
+// allocation per call): what it returns is valid until the next call.
+func (tx *wtx) on(r *run) *cascadeRun {
+	tx.cur = cascadeRun{tx, r}
+	return &tx.cur
+}
+
+// decide decides pending node i of run r (runstate.Cascade.Decide).
+func (tx *wtx) decide(r *run, i int32, now time.Time) int {
+	n, _ := tx.cascade.Decide(tx.on(r), i, now) // a held run has no errors
+	return n
 }
