@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -411,25 +410,15 @@ func (s *Store) end(r *run, now time.Time) {
 			sinks = append(sinks, &r.steps[i].StepRun)
 		}
 	}
-	r.rec.Result = weft.ComposeResult(sinks)
-	r.rec.FinishedAt = now
-	e := weft.Event{Time: now}
+	var first *runstate.FirstFailed
 	if r.failed > 0 {
-		r.rec.Status = weft.RunFailed
-		r.rec.Error = &weft.ErrorInfo{Code: weft.CodeInternal, Message: strconv.Itoa(r.failed) + " step(s) failed"}
-		for i := range r.steps {
-			if r.steps[i].Status == weft.StepFailed && r.steps[i].Error != nil {
-				r.rec.Error = &weft.ErrorInfo{Code: r.steps[i].Error.Code,
-					Message: fmt.Sprintf("step %s failed: %s", r.steps[i].StepID, r.steps[i].Error.Message)}
-				break
-			}
-		}
-		e.Type, e.Error = weft.EventRunFailed, r.rec.Error
-	} else {
-		r.rec.Status = weft.RunSucceeded
-		e.Type = weft.EventRunSucceeded
+		first = runstate.FindFirstFailed(len(r.steps), func(i int) (string, weft.StepStatus, *weft.ErrorInfo) {
+			return r.steps[i].StepID, r.steps[i].Status, r.steps[i].Error
+		})
 	}
-	r.event(e)
+	end := runstate.End(now, sinks, r.failed, first)
+	r.rec.Status, r.rec.Error, r.rec.Result, r.rec.FinishedAt = end.Status, end.Error, end.Result, now
+	r.event(end.Event)
 }
 
 // Heartbeat extends leases; see weft.Store.

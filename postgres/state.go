@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 )
 
 // stepQueued is the status, in the database only, of a step that may run
@@ -284,7 +284,7 @@ func (t *txn) endRuns() error {
 		return nil
 	}
 	sinks := make(map[int64][]*weft.StepRun)
-	firstFailed := make(map[int64]*weft.ErrorInfo)
+	firstFailed := make(map[int64]*runstate.FirstFailed)
 	t.flush()
 	t.queue(sinksSQL, ending).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -309,7 +309,7 @@ func (t *txn) endRuns() error {
 				if err := rows.Scan(&id, &code, &msg); err != nil {
 					return err
 				}
-				firstFailed[seq] = &weft.ErrorInfo{Code: weft.Code(code.String), Message: fmt.Sprintf("step %s failed: %s", id, msg.String)}
+				firstFailed[seq] = &runstate.FirstFailed{StepID: id, Error: &weft.ErrorInfo{Code: weft.Code(code.String), Message: msg.String}}
 			}
 			return rows.Err()
 		})
@@ -319,21 +319,9 @@ func (t *txn) endRuns() error {
 	}
 	for _, seq := range ending {
 		r := t.runs[seq]
-		r.result = weft.ComposeResult(sinks[seq])
-		r.finishedAt = r.endAt
-		e := weft.Event{Time: r.endAt}
-		if r.failed > 0 {
-			r.status = weft.RunFailed
-			r.err = firstFailed[seq]
-			if r.err == nil {
-				r.err = &weft.ErrorInfo{Code: weft.CodeInternal, Message: strconv.Itoa(r.failed) + " step(s) failed"}
-			}
-			e.Type, e.Error = weft.EventRunFailed, r.err
-		} else {
-			r.status, r.err = weft.RunSucceeded, nil
-			e.Type = weft.EventRunSucceeded
-		}
-		t.event(r, e)
+		end := runstate.End(r.endAt, sinks[seq], r.failed, firstFailed[seq])
+		r.status, r.err, r.result, r.finishedAt = end.Status, end.Error, end.Result, r.endAt
+		t.event(r, end.Event)
 	}
 	return nil
 }

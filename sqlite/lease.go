@@ -3,10 +3,10 @@ package sqlite
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 	"github.com/weft-dev/weft/internal/sched"
 )
 
@@ -101,25 +101,16 @@ func (tx *wtx) end(r *run, now time.Time) {
 			sinks = append(sinks, &weft.StepRun{StepID: st.id, Status: st.status, Output: st.output})
 		}
 	}
-	r.rec.Result = weft.ComposeResult(sinks)
-	r.rec.FinishedAt = now
-	e := weft.Event{Time: now}
+	var first *runstate.FirstFailed
 	if r.failed > 0 {
-		r.rec.Status = weft.RunFailed
-		r.rec.Error = &weft.ErrorInfo{Code: weft.CodeInternal, Message: strconv.Itoa(r.failed) + " step(s) failed"}
-		for i := range r.steps {
-			if st := &r.steps[i]; st.status == weft.StepFailed && st.err != nil {
-				r.rec.Error = &weft.ErrorInfo{Code: st.err.Code, Message: fmt.Sprintf("step %s failed: %s", st.id, st.err.Message)}
-				break
-			}
-		}
-		e.Type, e.Error = weft.EventRunFailed, r.rec.Error
-	} else {
-		r.rec.Status = weft.RunSucceeded
-		e.Type = weft.EventRunSucceeded
+		first = runstate.FindFirstFailed(len(r.steps), func(i int) (string, weft.StepStatus, *weft.ErrorInfo) {
+			return r.steps[i].id, r.steps[i].status, r.steps[i].err
+		})
 	}
+	end := runstate.End(now, sinks, r.failed, first)
+	r.rec.Status, r.rec.Error, r.rec.Result, r.rec.FinishedAt = end.Status, end.Error, end.Result, now
 	tx.touchRun(r)
-	tx.event(r, e)
+	tx.event(r, end.Event)
 	tx.ended = append(tx.ended, r)
 }
 
