@@ -386,3 +386,37 @@ func testUsage(h *harness) {
 		h.Errorf("the run's Usage = %+v; want %+v", got, u(27, 14))
 	}
 }
+
+// testRunError: a failed run's error is that of its first failed step in
+// node order (not in time) that has one, as "step ID failed: MESSAGE",
+// in the run and its run_failed event; when no failed step has an error,
+// it is CodeInternal and how many steps failed.
+func testRunError(h *harness) {
+	id := h.create(h.newRun("r", node("a"), node("b"), node("c")))
+	cs := h.claimIDs("w", 3, at(sec), "a", "b", "c")
+	h.fail(cs[1], at(2*sec), "b-code")
+	h.finish(&weft.StepFinish{Lease: cs[2].Lease(), Now: at(3 * sec), Status: weft.StepFailed})
+	if res := h.fail(cs[0], at(4*sec), "a-code"); res.RunStatus != weft.RunFailed {
+		h.Errorf("Finish of the last step: run %s; want failed", res.RunStatus)
+	}
+	h.wantRunError(id, weft.ErrorInfo{Code: "a-code", Message: "step a failed: a broke"})
+
+	id = h.create(h.newRun("none", node("a"), node("b")))
+	cs = h.claimIDs("w", 2, at(sec), "a", "b")
+	h.finish(&weft.StepFinish{Lease: cs[0].Lease(), Now: at(2 * sec), Status: weft.StepFailed})
+	h.finish(&weft.StepFinish{Lease: cs[1].Lease(), Now: at(3 * sec), Status: weft.StepFailed})
+	h.wantRunError(id, weft.ErrorInfo{Code: weft.CodeInternal, Message: "2 step(s) failed"})
+}
+
+// wantRunError checks that run id failed with error want, in its record
+// and its last event.
+func (h *harness) wantRunError(id string, want weft.ErrorInfo) {
+	h.Helper()
+	run := h.run(id)
+	if run.Status != weft.RunFailed || run.Error == nil || *run.Error != want {
+		h.Errorf("run %s with error %+v; want failed with %+v", run.Status, run.Error, want)
+	}
+	if e := h.lastEvent(id); e.Type != weft.EventRunFailed || e.Error == nil || *e.Error != want {
+		h.Errorf("last event %s with error %+v; want run_failed with %+v", e.Type, e.Error, want)
+	}
+}

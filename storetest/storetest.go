@@ -58,6 +58,7 @@ var suite = []struct {
 	{"FinishDiamond", testDiamond},
 	{"FinishFailed", testFailed},
 	{"FinishSkipped", testSkipped},
+	{"RunError", testRunError},
 	{"Retry", testRetry},
 	{"Fencing", testFencing},
 	{"FinishRejectsNonOutcome", testFinishNonOutcome},
