@@ -349,10 +349,8 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch f.Status {
-	case weft.StepSucceeded, weft.StepFailed, weft.StepSkipped, weft.StepRetrying:
-	default:
-		return nil, fmt.Errorf("finish run %s step %s: status %q is not an outcome", f.Lease.RunID, f.Lease.StepID, f.Status)
+	if err := runstate.CheckFinish(f); err != nil {
+		return nil, err
 	}
 	r, i, err := s.lookup(f.Lease)
 	if err != nil {
@@ -367,25 +365,20 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	}
 	st.Usage.Add(f.Usage)
 	r.rec.Usage.Add(f.Usage)
-	e := weft.Event{Time: f.Now, Attempt: f.Lease.Attempt, Worker: f.Lease.Worker, Data: f.Data}
 	switch f.Status {
 	case weft.StepSucceeded:
 		st.Status, st.Output, st.Error, st.FinishedAt = weft.StepSucceeded, f.Output, nil, f.Now
-		e.Type = weft.EventStepSucceeded
 	case weft.StepFailed:
 		st.Status, st.Error, st.FinishedAt = weft.StepFailed, f.Error, f.Now
-		e.Type, e.Error = weft.EventStepFailed, f.Error
 		r.failed++
 	case weft.StepSkipped:
 		st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, f.Reason, f.Now
-		e.Type, e.Reason = weft.EventStepSkipped, f.Reason
 	case weft.StepRetrying:
 		st.Status, st.Error, st.retryAt = weft.StepRetrying, f.Error, f.RetryAt
 		st.ReadyAt = f.RetryAt
-		e.Type, e.Error, e.Delay = weft.EventStepRetrying, f.Error, max(f.RetryAt.Sub(f.Now), 0)
 		s.retries.push(retryItem{at: f.RetryAt, r: r, i: i})
 	}
-	r.stepEvent(i, e)
+	r.stepEvent(i, runstate.FinishEvent(f))
 	if st.Status.Terminal() {
 		r.remaining--
 		res.Ready, _ = s.cascade.Settled(r, i, f.Now) // an in-memory run has no errors

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 )
 
 // Claim and Finish calls are operations for the writers: each writer takes
@@ -49,10 +50,8 @@ func (s *Store) Claim(ctx context.Context, req *weft.ClaimRequest) (*weft.ClaimR
 // Finish records the outcome of a claimed attempt, and claims the next
 // steps in the same transaction when f.Next is set; see weft.Store.
 func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishResult, error) {
-	switch f.Status {
-	case weft.StepSucceeded, weft.StepFailed, weft.StepSkipped, weft.StepRetrying:
-	default:
-		return nil, fmt.Errorf("postgres: finish run %s step %s: status %q is not an outcome", f.Lease.RunID, f.Lease.StepID, f.Status)
+	if err := runstate.CheckFinish(f); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	o := &op{finish: f, claim: f.Next}
 	if err := s.do(ctx, o); err != nil {

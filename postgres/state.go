@@ -233,23 +233,20 @@ func (t *txn) finishOne(f *weft.StepFinish) (*runState, int, error) {
 	}
 	st.usage.Add(f.Usage)
 	r.usage.Add(f.Usage)
-	e := weft.Event{StepID: st.id, Time: f.Now, Attempt: l.Attempt, Worker: l.Worker, Data: f.Data}
 	switch f.Status {
 	case weft.StepSucceeded:
 		st.output, st.err, st.finishedAt = f.Output, nil, f.Now
-		e.Type = weft.EventStepSucceeded
 	case weft.StepFailed:
 		st.err, st.finishedAt = f.Error, f.Now
-		e.Type, e.Error = weft.EventStepFailed, f.Error
 		r.failed++
 	case weft.StepSkipped:
 		st.reason, st.finishedAt = f.Reason, f.Now
-		e.Type, e.Reason = weft.EventStepSkipped, f.Reason
 	case weft.StepRetrying:
 		st.err, st.retryAt, st.readyAt = f.Error, f.RetryAt, f.RetryAt
-		e.Type, e.Error, e.Delay = weft.EventStepRetrying, f.Error, max(f.RetryAt.Sub(f.Now), 0)
 	}
 	t.move(r, st, f.Status)
+	e := runstate.FinishEvent(f)
+	e.StepID = st.id
 	t.event(r, e)
 	if !st.status.Terminal() {
 		return r, 0, nil

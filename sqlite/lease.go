@@ -56,25 +56,20 @@ func (tx *wtx) finish(f *weft.StepFinish) (*weft.FinishResult, error) {
 	r.rec.Usage.Add(f.Usage)
 	tx.touchStep(r, i, dirtyFinish)
 	tx.touchRun(r)
-	e := weft.Event{Time: f.Now, Attempt: f.Lease.Attempt, Worker: f.Lease.Worker, Data: f.Data}
 	switch f.Status {
 	case weft.StepSucceeded:
 		st.status, st.output, st.err, st.finishedAt = weft.StepSucceeded, f.Output, nil, now
-		e.Type = weft.EventStepSucceeded
 	case weft.StepFailed:
 		st.status, st.err, st.finishedAt = weft.StepFailed, f.Error, now
-		e.Type, e.Error = weft.EventStepFailed, f.Error
 		r.failed++
 	case weft.StepSkipped:
 		st.status, st.reason, st.finishedAt = weft.StepSkipped, f.Reason, now
-		e.Type, e.Reason = weft.EventStepSkipped, f.Reason
 	case weft.StepRetrying:
 		st.status, st.err, st.retryAt = weft.StepRetrying, f.Error, nanos(f.RetryAt)
 		st.readyAt = st.retryAt
-		e.Type, e.Error, e.Delay = weft.EventStepRetrying, f.Error, max(f.RetryAt.Sub(f.Now), 0)
 		tx.retries.push(retryItem{at: st.retryAt, key: stepKey(r.seq, i)})
 	}
-	tx.stepEvent(r, i, e)
+	tx.stepEvent(r, i, runstate.FinishEvent(f))
 	if st.status.Terminal() {
 		r.remaining--
 		res.Ready, _ = tx.cascade.Settled(tx.on(r), i, f.Now) // a held run has no errors

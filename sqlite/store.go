@@ -63,6 +63,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 )
 
 // Options tune a Store. The zero value (or nil) gives the defaults.
@@ -458,10 +459,8 @@ func (s *Store) Claim(ctx context.Context, req *weft.ClaimRequest) (*weft.ClaimR
 
 // Finish records the outcome of a claimed attempt; see weft.Store.
 func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishResult, error) {
-	switch f.Status {
-	case weft.StepSucceeded, weft.StepFailed, weft.StepSkipped, weft.StepRetrying:
-	default:
-		return nil, fmt.Errorf("sqlite: finish run %s step %s: status %q is not an outcome", f.Lease.RunID, f.Lease.StepID, f.Status)
+	if err := runstate.CheckFinish(f); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	var res *weft.FinishResult
 	err := s.do(ctx, "finish run "+f.Lease.RunID+" step "+f.Lease.StepID, func(tx *wtx) (err error) {
