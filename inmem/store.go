@@ -475,39 +475,23 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 	if r.rec.Status.Terminal() {
 		return r.record(), nil
 	}
-	status := c.Status
-	if status != weft.RunFailed {
-		status = weft.RunCanceled
-	}
-	reason := c.Reason
-	if reason == "" {
-		reason = weft.ReasonRunCanceled
-	}
+	k := runstate.Canceling(c)
 	for i := range r.steps {
 		st := &r.steps[i]
 		if st.Status.Terminal() {
 			continue
 		}
-		switch st.Status {
-		case weft.StepRunning:
-			if c.Now.After(st.StartedAt) {
-				st.RunTime += c.Now.Sub(st.StartedAt)
-			}
-			fallthrough
-		case weft.StepRetrying:
-			// Steps that had started get an event; the others are
-			// covered by the run's own event.
-			r.stepEvent(int32(i), weft.Event{Type: weft.EventStepCanceled, Time: c.Now, Attempt: st.Attempts, Reason: reason})
+		if st.Status == weft.StepRunning && c.Now.After(st.StartedAt) {
+			st.RunTime += c.Now.Sub(st.StartedAt)
 		}
-		st.Status, st.Reason, st.FinishedAt, st.Worker, st.LeaseUntil = weft.StepCanceled, reason, c.Now, "", time.Time{}
+		if e, ok := k.StepEvent(st.Status, st.Attempts); ok {
+			r.stepEvent(int32(i), e)
+		}
+		st.Status, st.Reason, st.FinishedAt, st.Worker, st.LeaseUntil = weft.StepCanceled, k.Reason, c.Now, "", time.Time{}
 	}
 	r.ready, r.running, r.remaining = nil, 0, 0
-	r.rec.Status, r.rec.Error, r.rec.FinishedAt = status, c.Error, c.Now
-	e := weft.Event{Type: weft.EventRunCanceled, Time: c.Now, Reason: reason, Error: c.Error}
-	if status == weft.RunFailed {
-		e.Type = weft.EventRunFailed
-	}
-	r.event(e)
+	r.rec.Status, r.rec.Error, r.rec.FinishedAt = k.Status, c.Error, c.Now
+	r.event(k.Event)
 	return r.record(), nil
 }
 
@@ -522,9 +506,8 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 	if !ok {
 		return nil, fmt.Errorf("retry run %s: %w", rr.RunID, weft.ErrNotFound)
 	}
-	if st := r.rec.Status; st != weft.RunFailed && st != weft.RunCanceled {
-		return nil, fmt.Errorf("retry run %s: %w", rr.RunID,
-			weft.Errorf(weft.CodeInvalid, "run %s is %s: only failed or canceled runs can be retried", rr.RunID, st))
+	if err := runstate.CheckRetry(rr.RunID, r.rec.Status); err != nil {
+		return nil, fmt.Errorf("retry run %s: %w", rr.RunID, err)
 	}
 	if rr.Workflow != nil {
 		r.rec.Workflow = rr.Workflow
@@ -533,27 +516,20 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 	// stay, so that attempt numbers keep increasing.
 	var reset []int32
 	for i := range r.steps {
-		st := &r.steps[i]
-		switch st.Status {
-		case weft.StepFailed, weft.StepSkipped, weft.StepCanceled:
+		if st := &r.steps[i]; runstate.Resets(st.Status) {
 			st.Status, st.Reason, st.Error = weft.StepPending, "", nil
 			st.FinishedAt, st.ReadyAt, st.retryAt = time.Time{}, time.Time{}, time.Time{}
 			st.Worker, st.LeaseUntil = "", time.Time{}
 			reset = append(reset, int32(i))
 		}
 	}
+	succeeded := func(d int32) bool { return r.steps[d].Status == weft.StepSucceeded }
 	for _, i := range reset {
-		c := weft.DepCounts{Total: len(r.plan[i].Deps)}
-		for _, d := range r.plan[i].Deps {
-			if r.steps[d].Status == weft.StepSucceeded {
-				c.Succeeded++
-			}
-		}
-		r.steps[i].counts = c
+		r.steps[i].counts = runstate.Recount(r.plan[i].Deps, succeeded)
 	}
 	r.ready, r.running, r.remaining, r.failed = nil, 0, len(reset), 0
 	r.rec.Status, r.rec.Error, r.rec.Result, r.rec.FinishedAt = weft.RunPending, nil, nil, time.Time{}
-	r.event(weft.Event{Type: weft.EventRunRetried, Time: rr.Now})
+	r.event(runstate.RetriedEvent(rr.Now))
 	for _, i := range reset {
 		s.decide(r, i, rr.Now)
 	}

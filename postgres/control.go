@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 )
 
 // The operations that run in transactions of their own: cancelling and
@@ -95,14 +96,7 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		if r.status.Terminal() {
 			return nil
 		}
-		status := c.Status
-		if status != weft.RunFailed {
-			status = weft.RunCanceled
-		}
-		reason := c.Reason
-		if reason == "" {
-			reason = weft.ReasonRunCanceled
-		}
+		k := runstate.Canceling(c)
 		type canceled struct {
 			idx      int32
 			id       string
@@ -111,7 +105,7 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		}
 		var steps []canceled
 		lo, hi := runKeys(r.seq)
-		t.queue(cancelStepsSQL, lo, text(reason), c.Now, hi).Query(func(rows pgx.Rows) error {
+		t.queue(cancelStepsSQL, lo, text(k.Reason), c.Now, hi).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var cs canceled
 				var was string
@@ -128,19 +122,14 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		}
 		slices.SortFunc(steps, func(a, b canceled) int { return int(a.idx - b.idx) })
 		for _, cs := range steps {
-			// Steps that had started get an event; the others are covered
-			// by the run's own event.
-			if cs.was == weft.StepRunning || cs.was == weft.StepRetrying {
-				t.event(r, weft.Event{Type: weft.EventStepCanceled, StepID: cs.id, Time: c.Now, Attempt: int(cs.attempts), Reason: reason})
+			if e, ok := k.StepEvent(cs.was, int(cs.attempts)); ok {
+				e.StepID = cs.id
+				t.event(r, e)
 			}
 		}
 		r.ready, r.running, r.remaining = 0, 0, 0
-		r.status, r.err, r.finishedAt = status, c.Error, c.Now
-		e := weft.Event{Type: weft.EventRunCanceled, Time: c.Now, Reason: reason, Error: c.Error}
-		if status == weft.RunFailed {
-			e.Type = weft.EventRunFailed
-		}
-		t.event(r, e)
+		r.status, r.err, r.finishedAt = k.Status, c.Error, c.Now
+		t.event(r, k.Event)
 		return nil
 	})
 }
@@ -161,9 +150,8 @@ const resetStepsSQL = `UPDATE steps s SET status = 'pending', reason = '', error
 // RetryRun runs a failed or canceled run again; see weft.Store.
 func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, error) {
 	return s.changeRun(ctx, "retry run", rr.RunID, func(t *txn, r *runState) error {
-		if st := r.status; st != weft.RunFailed && st != weft.RunCanceled {
-			return fmt.Errorf("retry run %s: %w", rr.RunID,
-				weft.Errorf(weft.CodeInvalid, "run %s is %s: only failed or canceled runs can be retried", rr.RunID, st))
+		if err := runstate.CheckRetry(rr.RunID, r.status); err != nil {
+			return fmt.Errorf("retry run %s: %w", rr.RunID, err)
 		}
 		if rr.Workflow != nil {
 			t.queue(`UPDATE run_docs SET workflow = $2, workflow_rev = workflow_rev + 1 WHERE run_seq = $1`, r.seq, []byte(rr.Workflow))
@@ -190,7 +178,7 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 		// Attempt counts stay, so that attempt numbers keep increasing.
 		r.remaining, r.ready, r.running, r.failed = len(reset), 0, 0, 0
 		r.status, r.err, r.result, r.finishedAt = weft.RunPending, nil, nil, time.Time{}
-		t.event(r, weft.Event{Type: weft.EventRunRetried, Time: rr.Now})
+		t.event(r, runstate.RetriedEvent(rr.Now))
 		for _, i := range reset {
 			if _, err := t.cascade.Decide(t.on(r), i, rr.Now); err != nil {
 				return err
