@@ -237,32 +237,7 @@ func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 		it.r.ready.Push(sched.Ready{Prio: it.r.plan[it.i].Priority, Index: it.i})
 		s.activate(it.r)
 	}
-	var revisit []*run
-	for len(res.Claims) < req.Max && len(s.active) > 0 {
-		r := s.active.pop()
-		r.inActive = false
-		var refused []sched.Ready
-		for len(res.Claims) < req.Max && len(r.ready) > 0 && r.hasRoom() {
-			it := r.ready.Pop()
-			c := r.claimOf(it.Index, req)
-			if req.Admit != nil && !req.Admit(c) {
-				refused = append(refused, it)
-				continue
-			}
-			s.start(r, it.Index, c, req, res)
-		}
-		for _, it := range refused {
-			r.ready.Push(it)
-		}
-		if len(refused) > 0 {
-			revisit = append(revisit, r) // refused now, maybe admitted next time
-		} else {
-			s.activate(r)
-		}
-	}
-	for _, r := range revisit {
-		s.activate(r)
-	}
+	runstate.ClaimReady((*queue)(s), req, res) // an in-memory queue has no errors
 	for len(s.retries) > 0 && s.retries[0].stale() {
 		s.retries.pop()
 	}
@@ -270,6 +245,38 @@ func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 		res.NextAt = s.retries[0].at
 	}
 	return res
+}
+
+// queue is the store's ready work as runstate.ClaimReady sees it.
+type queue Store
+
+// PopRun removes and returns the oldest active run.
+func (q *queue) PopRun() (*run, bool, error) {
+	if len(q.active) == 0 {
+		return nil, false, nil
+	}
+	r := q.active.pop()
+	r.inActive = false
+	return r, true, nil
+}
+
+// Activate puts r in the active heap when it has ready steps and room.
+func (q *queue) Activate(r *run) { (*Store)(q).activate(r) }
+
+// ReadySteps returns r's ready steps.
+func (q *queue) ReadySteps(r *run) *sched.ReadyHeap { return &r.ready }
+
+// HasRoom reports whether r may start one more step.
+func (q *queue) HasRoom(r *run) bool { return r.hasRoom() }
+
+// ClaimOf returns the claim of r's node i.
+func (q *queue) ClaimOf(r *run, i int32, req *weft.ClaimRequest) *weft.Claim {
+	return r.claimOf(i, req)
+}
+
+// Start records the claim of r's node i.
+func (q *queue) Start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
+	(*Store)(q).start(r, i, c, req)
 }
 
 func (r *run) claimOf(i int32, req *weft.ClaimRequest) *weft.Claim {
@@ -297,7 +304,7 @@ func (st *step) result() weft.StepResult {
 }
 
 // start records a claimed attempt.
-func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, res *weft.ClaimResult) {
+func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
 	st := &r.steps[i]
 	st.Status = weft.StepRunning
 	st.Attempts = c.Attempt
@@ -318,7 +325,6 @@ func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, re
 		r.event(weft.Event{Type: weft.EventRunStarted, Time: req.Now})
 	}
 	r.stepEvent(i, weft.Event{Type: weft.EventStepStarted, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
-	res.Claims = append(res.Claims, c)
 }
 
 // lookup returns the run and step of a lease, or ErrLeaseLost when the

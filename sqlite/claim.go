@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 	"github.com/weft-dev/weft/internal/sched"
 )
 
@@ -34,38 +35,8 @@ func (tx *wtx) claim(req *weft.ClaimRequest) (*weft.ClaimResult, error) {
 		tx.touchRun(r)
 		tx.activate(r)
 	}
-	var revisit []*run
-	for len(res.Claims) < req.Max && len(tx.active) > 0 {
-		seq := tx.active.pop()
-		delete(tx.inActive, seq)
-		r, err := tx.runBySeq(seq)
-		if err != nil {
-			return nil, err
-		}
-		if r == nil {
-			continue
-		}
-		var refused []sched.Ready
-		for len(res.Claims) < req.Max && len(r.readyQ) > 0 && r.hasRoom() && !r.rec.Status.Terminal() {
-			it := r.readyQ.Pop()
-			c := tx.claimOf(r, it.Index, req)
-			if req.Admit != nil && !req.Admit(c) {
-				refused = append(refused, it)
-				continue
-			}
-			tx.start(r, it.Index, c, req, res)
-		}
-		for _, it := range refused {
-			r.readyQ.Push(it)
-		}
-		if len(refused) > 0 {
-			revisit = append(revisit, r) // refused now, maybe admitted next time
-		} else {
-			tx.activate(r)
-		}
-	}
-	for _, r := range revisit {
-		tx.activate(r)
+	if err := runstate.ClaimReady((*queue)(tx), req, res); err != nil {
+		return nil, err
 	}
 	for len(tx.retries) > 0 {
 		r, _, err := tx.retrying(tx.retries[0])
@@ -79,6 +50,46 @@ func (tx *wtx) claim(req *weft.ClaimRequest) (*weft.ClaimResult, error) {
 		tx.retries.pop()
 	}
 	return res, nil
+}
+
+// queue is the writer's picture of the ready work as runstate.ClaimReady
+// sees it.
+type queue wtx
+
+// PopRun removes the oldest active run from the queue and returns it,
+// loading it if it is not held.
+func (q *queue) PopRun() (*run, bool, error) {
+	for len(q.active) > 0 {
+		seq := q.active.pop()
+		delete(q.inActive, seq)
+		r, err := (*wtx)(q).runBySeq(seq)
+		if err != nil {
+			return nil, false, err
+		}
+		if r != nil {
+			return r, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// Activate puts r in the queue when it has ready steps and room.
+func (q *queue) Activate(r *run) { (*wtx)(q).activate(r) }
+
+// ReadySteps returns r's ready steps.
+func (q *queue) ReadySteps(r *run) *sched.ReadyHeap { return &r.readyQ }
+
+// HasRoom reports whether r may start one more step.
+func (q *queue) HasRoom(r *run) bool { return r.hasRoom() && !r.rec.Status.Terminal() }
+
+// ClaimOf returns the claim of r's node i.
+func (q *queue) ClaimOf(r *run, i int32, req *weft.ClaimRequest) *weft.Claim {
+	return (*wtx)(q).claimOf(r, i, req)
+}
+
+// Start records the claim of r's node i.
+func (q *queue) Start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
+	(*wtx)(q).start(r, i, c, req)
 }
 
 // retrying returns the run and node of a retry entry, or a nil run when
@@ -118,7 +129,7 @@ func (tx *wtx) claimOf(r *run, i int32, req *weft.ClaimRequest) *weft.Claim {
 }
 
 // start records a claimed attempt.
-func (tx *wtx) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, res *weft.ClaimResult) {
+func (tx *wtx) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
 	now := nanos(req.Now)
 	st := &r.steps[i]
 	st.status = weft.StepRunning
@@ -143,5 +154,4 @@ func (tx *wtx) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest, res
 	tx.stepEvent(r, i, weft.Event{Type: weft.EventStepStarted, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
 	tx.touchStep(r, i, dirtyStart)
 	tx.touchRun(r)
-	res.Claims = append(res.Claims, c)
 }
