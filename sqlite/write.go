@@ -8,10 +8,10 @@ import (
 	"github.com/weft-dev/weft/internal/sched"
 )
 
-// The write operations. Each mirrors the in-memory store's (package
-// inmem) step for step, on the writer's picture (see wtx), so that both
-// stores behave the same; readiness is weft.Trigger.Decide and a run's
-// result weft.ComposeResult, as there.
+// The write operations, on the writer's picture (see wtx). Their
+// decisions are package runstate's, as every store's (the cascade of
+// decided steps, claims, a run's end, cancel and retry), so that the
+// stores behave the same.
 //
 // An operation either fails before it changes anything (an unknown run, a
 // lease no longer held, a bad plan) or fails with a database error, which
