@@ -8,6 +8,7 @@
 
 import { layout, hit, firstLevelFrom, NODE_W, NODE_H, ROW, COL_GAP } from './layout.js';
 import { CODE, COLORS, STATUSES, TEXT_ON, stepTransition } from './status.js';
+import { pointer } from './pointer.js';
 
 const CRIT = '#e0a800';
 const SELECT = '#1d232b';
@@ -372,38 +373,25 @@ export class DAG {
 
   listen() {
     const c = this.canvas;
-    let drag = null;
     c.tabIndex = 0;
-    c.addEventListener('pointerdown', (e) => {
-      drag = { x: e.clientX, y: e.clientY, tx: this.tx, ty: this.ty, moved: false };
-      c.setPointerCapture(e.pointerId);
-    });
-    c.addEventListener('pointermove', (e) => {
-      if (drag) {
-        const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
-        if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
-        drag.moved = true;
-        c.classList.add('dragging');
-        this.tx = drag.tx + dx;
-        this.ty = drag.ty + dy;
+    pointer(c, {
+      onDragStart: () => ({ tx: this.tx, ty: this.ty }),
+      onDrag: (dx, dy, start) => {
+        this.tx = start.tx + dx;
+        this.ty = start.ty + dy;
         this.moved();
-        return;
-      }
-      if (this.opts.onHover) {
-        const i = this.at(e);
-        this.opts.onHover(i < 0 ? null : this.lay.ids[i], e.offsetX, e.offsetY, i);
-      }
-    });
-    c.addEventListener('pointerup', (e) => {
-      const d = drag;
-      drag = null;
-      c.classList.remove('dragging');
-      if (d && !d.moved) {
+      },
+      onClick: (e) => {
         const i = this.at(e);
         this.select(i < 0 ? null : this.lay.ids[i]);
-      }
+      },
+      onHover: (e) => {
+        if (!this.opts.onHover) return;
+        const i = this.at(e);
+        this.opts.onHover(i < 0 ? null : this.lay.ids[i], e.offsetX, e.offsetY, i);
+      },
+      onLeave: () => this.opts.onHover && this.opts.onHover(null),
     });
-    c.addEventListener('pointerleave', () => this.opts.onHover && this.opts.onHover(null));
     c.addEventListener('wheel', (e) => {
       e.preventDefault();
       const r = c.getBoundingClientRect();

@@ -5,6 +5,7 @@
 // it draws only the rows in view, on a canvas, once per animation frame.
 
 import { COLORS } from './status.js';
+import { pointer } from './pointer.js';
 
 const ROW_H = 18;
 const BAR_H = 12;
@@ -238,7 +239,6 @@ export class Timeline {
 
   listen() {
     const c = this.canvas;
-    let drag = null;
     c.tabIndex = 0;
     c.addEventListener('wheel', (e) => {
       e.preventDefault();
@@ -255,34 +255,26 @@ export class Timeline {
       }
       this.request();
     }, { passive: false });
-    c.addEventListener('pointerdown', (e) => {
-      drag = { x: e.clientX, y: e.clientY, t0: this.t0, sy: this.scrollY, moved: false };
-      c.setPointerCapture(e.pointerId);
-    });
-    c.addEventListener('pointermove', (e) => {
-      if (drag) {
-        const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
-        if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
-        drag.moved = true;
+    pointer(c, {
+      onDragStart: () => ({ t0: this.t0, sy: this.scrollY }),
+      onDrag: (dx, dy, start) => {
         if (dx) this.auto = false;
-        this.t0 = drag.t0 - dx * this.msPerPx;
-        this.scrollY = drag.sy - dy;
+        this.t0 = start.t0 - dx * this.msPerPx;
+        this.scrollY = start.sy - dy;
         this.request();
-        return;
-      }
-      if (!this.opts.onHover || !this.data) return;
-      const i = this.rowAt(e);
-      this.opts.onHover(i < 0 ? null : this.describe(i), e.offsetX, e.offsetY);
-    });
-    c.addEventListener('pointerup', (e) => {
-      const d = drag;
-      drag = null;
-      if (d && !d.moved && this.data) {
+      },
+      onClick: (e) => {
+        if (!this.data) return;
         const i = this.rowAt(e);
         if (i >= 0) this.select(this.data.ids[i], true);
-      }
+      },
+      onHover: (e) => {
+        if (!this.opts.onHover || !this.data) return;
+        const i = this.rowAt(e);
+        this.opts.onHover(i < 0 ? null : this.describe(i), e.offsetX, e.offsetY);
+      },
+      onLeave: () => this.opts.onHover && this.opts.onHover(null),
     });
-    c.addEventListener('pointerleave', () => this.opts.onHover && this.opts.onHover(null));
     c.addEventListener('keydown', (e) => {
       const keys = {
         ArrowDown: () => (this.scrollY += ROW_H * 3),
@@ -320,6 +312,8 @@ export class Timeline {
   select(id, tell) {
     const i = this.data ? this.data.ids.indexOf(id) : -1;
     this.selected = i;
+    // Shown but not measured yet (the resize observer comes later).
+    if (!this.ch && this.visible()) this.resize();
     // Not laid out yet: scroll to it once the canvas has a size.
     this.scrollPending = i >= 0 && !this.ch;
     if (i >= 0 && this.ch) {
