@@ -59,6 +59,7 @@ type run struct {
 	failed    int
 	events    eventLog
 	inActive  bool
+	clock     runstate.Clock // the latest time recorded: times never go backwards
 }
 
 type step struct {
@@ -91,6 +92,7 @@ func (s *Store) CreateRun(ctx context.Context, nr *weft.NewRun) (*weft.Run, bool
 	}
 	s.seq++
 	r := &run{rec: nr.Run, seq: s.seq, plan: nr.Steps, remaining: len(nr.Steps)}
+	r.clock.Now(nr.Now)
 	r.rec.Status = weft.RunPending
 	if r.rec.CreatedAt.IsZero() {
 		r.rec.CreatedAt = nr.Now
@@ -233,7 +235,7 @@ func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 			continue // canceled or rescheduled
 		}
 		st := &it.r.steps[it.i]
-		st.Status, st.ReadyAt = weft.StepReady, it.at
+		st.Status, st.ReadyAt = weft.StepReady, it.r.clock.Now(it.at)
 		it.r.ready.Push(sched.Ready{Prio: it.r.plan[it.i].Priority, Index: it.i})
 		s.activate(it.r)
 	}
@@ -283,7 +285,7 @@ func (r *run) claimOf(i int32, req *weft.ClaimRequest) *weft.Claim {
 	st := &r.steps[i]
 	first := st.firstStart
 	if first.IsZero() {
-		first = req.Now
+		first = r.clock.Now(req.Now)
 	}
 	c := &weft.Claim{
 		RunID: r.rec.ID, StepID: st.StepID, Index: i, Type: st.Type, Pool: r.plan[i].Pool,
@@ -306,25 +308,26 @@ func (st *step) result() weft.StepResult {
 // start records a claimed attempt.
 func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
 	st := &r.steps[i]
+	now := r.clock.Now(req.Now)
 	st.Status = weft.StepRunning
 	st.Attempts = c.Attempt
 	st.Worker = req.Worker
 	st.LeaseUntil = req.LeaseUntil
-	st.StartedAt = req.Now
+	st.StartedAt = now
 	if st.firstStart.IsZero() {
-		st.firstStart = req.Now
+		st.firstStart = now
 	}
-	if !st.ReadyAt.IsZero() && req.Now.After(st.ReadyAt) {
-		st.QueueWait += req.Now.Sub(st.ReadyAt)
+	if !st.ReadyAt.IsZero() && now.After(st.ReadyAt) {
+		st.QueueWait += now.Sub(st.ReadyAt)
 	}
 	r.running++
 	r.rec.PeakParallel = max(r.rec.PeakParallel, r.running)
 	if r.rec.Status == weft.RunPending {
 		r.rec.Status = weft.RunRunning
-		r.rec.StartedAt = req.Now
-		r.event(weft.Event{Type: weft.EventRunStarted, Time: req.Now})
+		r.rec.StartedAt = now
+		r.event(weft.Event{Type: weft.EventRunStarted, Time: now})
 	}
-	r.stepEvent(i, weft.Event{Type: weft.EventStepStarted, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
+	r.stepEvent(i, weft.Event{Type: weft.EventStepStarted, Time: now, Attempt: c.Attempt, Worker: req.Worker})
 }
 
 // lookup returns the run and step of a lease, or ErrLeaseLost when the
@@ -362,6 +365,7 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 	if err != nil {
 		return nil, err
 	}
+	f = runstate.ClockedFinish(f, r.clock.Now(f.Now))
 	st := &r.steps[i]
 	res := &weft.FinishResult{}
 	r.running--
@@ -381,7 +385,7 @@ func (s *Store) Finish(ctx context.Context, f *weft.StepFinish) (*weft.FinishRes
 		st.Status, st.Reason, st.FinishedAt = weft.StepSkipped, f.Reason, f.Now
 	case weft.StepRetrying:
 		st.Status, st.Error, st.retryAt = weft.StepRetrying, f.Error, f.RetryAt
-		st.ReadyAt = f.RetryAt
+		st.ReadyAt = f.RetryAt // promoted at it, or at the run's latest time when later
 		s.retries.push(retryItem{at: f.RetryAt, r: r, i: i})
 	}
 	r.stepEvent(i, runstate.FinishEvent(f))
@@ -458,7 +462,7 @@ func (s *Store) ReclaimExpired(ctx context.Context, now time.Time) (int, error) 
 				continue
 			}
 			r.running--
-			st.Status, st.Worker, st.LeaseUntil, st.ReadyAt = weft.StepReady, "", time.Time{}, now
+			st.Status, st.Worker, st.LeaseUntil, st.ReadyAt = weft.StepReady, "", time.Time{}, r.clock.Now(now)
 			r.ready.Push(sched.Ready{Prio: r.plan[i].Priority, Index: int32(i)})
 			s.activate(r)
 			n++
@@ -481,6 +485,7 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 	if r.rec.Status.Terminal() {
 		return r.record(), nil
 	}
+	c = runstate.ClockedCancel(c, r.clock.Now(c.Now))
 	k := runstate.Canceling(c)
 	for i := range r.steps {
 		st := &r.steps[i]
@@ -515,6 +520,7 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 	if err := runstate.CheckRetry(rr.RunID, r.rec.Status); err != nil {
 		return nil, fmt.Errorf("retry run %s: %w", rr.RunID, err)
 	}
+	rr = runstate.ClockedRetry(rr, r.clock.Now(rr.Now))
 	if rr.Workflow != nil {
 		r.rec.Workflow = rr.Workflow
 	}
