@@ -28,7 +28,7 @@ func (tx *wtx) claim(req *weft.ClaimRequest) (*weft.ClaimResult, error) {
 			continue // canceled or rescheduled
 		}
 		st := &r.steps[i]
-		st.status, st.readyAt, st.retryAt = weft.StepReady, it.at, 0
+		st.status, st.readyAt, st.retryAt = weft.StepReady, nanos(r.clock.Now(timeOf(it.at))), 0
 		r.readyQ.Push(sched.Ready{Prio: st.priority, Index: i})
 		r.ready++
 		tx.touchStep(r, i, dirtyAll)
@@ -112,7 +112,7 @@ func (tx *wtx) claimOf(r *run, i int32, req *weft.ClaimRequest) *weft.Claim {
 	st := &r.steps[i]
 	first := timeOf(st.firstStartedAt)
 	if first.IsZero() {
-		first = req.Now
+		first = r.clock.Now(req.Now)
 	}
 	c := &weft.Claim{
 		RunID: r.rec.ID, StepID: st.id, Index: i, Type: st.typ, Pool: st.pool,
@@ -130,7 +130,8 @@ func (tx *wtx) claimOf(r *run, i int32, req *weft.ClaimRequest) *weft.Claim {
 
 // start records a claimed attempt.
 func (tx *wtx) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
-	now := nanos(req.Now)
+	at := r.clock.Now(req.Now)
+	now := nanos(at)
 	st := &r.steps[i]
 	st.status = weft.StepRunning
 	st.attempts = c.Attempt
@@ -148,10 +149,10 @@ func (tx *wtx) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
 	r.rec.PeakParallel = max(r.rec.PeakParallel, r.running)
 	if r.rec.Status == weft.RunPending {
 		r.rec.Status = weft.RunRunning
-		r.rec.StartedAt = req.Now
-		tx.event(r, weft.Event{Type: weft.EventRunStarted, Time: req.Now})
+		r.rec.StartedAt = at
+		tx.event(r, weft.Event{Type: weft.EventRunStarted, Time: at})
 	}
-	tx.stepEvent(r, i, weft.Event{Type: weft.EventStepStarted, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
+	tx.stepEvent(r, i, weft.Event{Type: weft.EventStepStarted, Time: at, Attempt: c.Attempt, Worker: req.Worker})
 	tx.touchStep(r, i, dirtyStart)
 	tx.touchRun(r)
 }

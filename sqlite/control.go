@@ -22,6 +22,7 @@ func (tx *wtx) cancelRun(c *weft.RunCancel) (*weft.Run, error) {
 	if r.rec.Status.Terminal() {
 		return r.record(), nil
 	}
+	c = runstate.ClockedCancel(c, r.clock.Now(c.Now))
 	k := runstate.Canceling(c)
 	now := nanos(c.Now)
 	// The pending and ready steps are canceled by one statement, after
@@ -70,6 +71,7 @@ func (tx *wtx) retryRun(rr *weft.RunRetry) (*weft.Run, error) {
 	if err := runstate.CheckRetry(rr.RunID, r.rec.Status); err != nil {
 		return nil, errLogic{err}
 	}
+	rr = runstate.ClockedRetry(rr, r.clock.Now(rr.Now))
 	if rr.Workflow != nil {
 		if _, err := tx.w.exec(`UPDATE run_plans SET workflow = ? WHERE run_seq = ?`, nullBlob(rr.Workflow), r.seq); err != nil {
 			return nil, fmt.Errorf("update workflow: %w", err)

@@ -44,6 +44,7 @@ func (tx *wtx) finish(f *weft.StepFinish) (*weft.FinishResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	f = runstate.ClockedFinish(f, r.clock.Now(f.Now))
 	now := nanos(f.Now)
 	st := &r.steps[i]
 	res := &weft.FinishResult{}
@@ -153,7 +154,7 @@ func (tx *wtx) reclaimExpired(now time.Time) (int, error) {
 				continue
 			}
 			r.running--
-			st.status, st.worker, st.leaseUntil, st.readyAt = weft.StepReady, "", 0, at
+			st.status, st.worker, st.leaseUntil, st.readyAt = weft.StepReady, "", 0, nanos(r.clock.Now(now))
 			r.readyQ.Push(sched.Ready{Prio: st.priority, Index: int32(i)})
 			r.ready++
 			tx.touchStep(r, int32(i), dirtyAll)

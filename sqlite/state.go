@@ -171,6 +171,7 @@ type run struct {
 	dntOff, dnts []int32 // CSR: its dependents
 	index        map[string]int32
 	readyQ       sched.ReadyHeap
+	clock        runstate.Clock // the latest time recorded: times never go backwards
 	dirty        bool
 	used         uint64 // the last transaction that used it
 }
@@ -327,10 +328,44 @@ func (tx *wtx) loadRun(where string, arg any) (*run, error) {
 			r.readyQ.Push(sched.Ready{Prio: r.steps[i].priority, Index: int32(i)})
 		}
 	}
+	if err := tx.loadClock(r); err != nil {
+		return nil, fmt.Errorf("load %s: %w", what, err)
+	}
 	if r.rec.Status.Terminal() {
 		tx.ended = append(tx.ended, r) // read for a look: not kept for long
 	}
 	return tx.keep(r), nil
+}
+
+// loadClock sets the latest time recorded for run r, just loaded: the
+// time of its last event, or a later time of its steps (a reclaim or a
+// retry's promotion sets a ready time without an event). A retrying
+// step's ready time is when its delay ends, not a time recorded.
+func (tx *wtx) loadClock(r *run) error {
+	if r.events > 0 {
+		v, err := tx.w.row(`SELECT time FROM events WHERE run_seq = ? AND seq = ?`, r.seq, r.events)
+		if err != nil {
+			return fmt.Errorf("last event: %w", err)
+		}
+		if v != nil {
+			r.clock.See(timeOf(i64(v[0])))
+		}
+	}
+	r.clock.See(r.rec.CreatedAt)
+	r.clock.See(r.rec.StartedAt)
+	r.clock.See(r.rec.FinishedAt)
+	var last int64
+	for i := range r.steps {
+		st := &r.steps[i]
+		last = max(last, st.startedAt, st.finishedAt)
+		if st.status != weft.StepRetrying {
+			last = max(last, st.readyAt)
+		}
+	}
+	if last != 0 {
+		r.clock.See(timeOf(last))
+	}
+	return nil
 }
 
 // checkPlan checks the dependency CSR read from the database.

@@ -45,6 +45,7 @@ func (tx *wtx) createRun(nr *weft.NewRun) (*weft.Run, bool, error) {
 	}
 	n := len(nr.Steps)
 	r := &run{rec: nr.Run, remaining: n}
+	r.clock.Now(nr.Now)
 	r.rec.Status, r.rec.StepCount = weft.RunPending, n
 	if r.rec.CreatedAt.IsZero() {
 		r.rec.CreatedAt = nr.Now
