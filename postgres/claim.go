@@ -324,7 +324,7 @@ func (t *txn) promote(r *runState, now time.Time, l *readyList) error {
 	}
 	slices.SortFunc(due, func(a, b *stepState) int { return int(a.idx - b.idx) })
 	for _, st := range due {
-		st.readyAt, st.retryAt = st.retryAt, time.Time{}
+		st.readyAt, st.retryAt = r.clock.Now(st.retryAt), time.Time{}
 		if r.maxParallel > 0 {
 			t.move(r, st, stepQueued)
 		} else {
@@ -381,7 +381,7 @@ func (t *txn) serve(r *runState, l *readyList, qs []*claimReq, limit int) error 
 func claimOf(r *runState, st *stepState, req *weft.ClaimRequest) *weft.Claim {
 	first := st.firstStartedAt
 	if first.IsZero() {
-		first = req.Now
+		first = r.clock.Now(req.Now)
 	}
 	return &weft.Claim{
 		RunID: r.id, StepID: st.id, Index: st.idx, Type: st.typ, Pool: st.pool,
@@ -392,19 +392,20 @@ func claimOf(r *runState, st *stepState, req *weft.ClaimRequest) *weft.Claim {
 
 // start records a claimed attempt.
 func (t *txn) start(r *runState, st *stepState, c *weft.Claim, req *weft.ClaimRequest) {
+	now := r.clock.Now(req.Now)
 	st.attempts = c.Attempt
-	st.worker, st.leaseUntil, st.startedAt = req.Worker, req.LeaseUntil, req.Now
+	st.worker, st.leaseUntil, st.startedAt = req.Worker, req.LeaseUntil, now
 	if st.firstStartedAt.IsZero() {
-		st.firstStartedAt = req.Now
+		st.firstStartedAt = now
 	}
-	if !st.readyAt.IsZero() && req.Now.After(st.readyAt) {
-		st.queueWait += req.Now.Sub(st.readyAt)
+	if !st.readyAt.IsZero() && now.After(st.readyAt) {
+		st.queueWait += now.Sub(st.readyAt)
 	}
 	t.move(r, st, weft.StepRunning)
 	r.peak = max(r.peak, r.running)
 	if r.status == weft.RunPending {
-		r.status, r.startedAt = weft.RunRunning, req.Now
-		t.event(r, weft.Event{Type: weft.EventRunStarted, Time: req.Now})
+		r.status, r.startedAt = weft.RunRunning, now
+		t.event(r, weft.Event{Type: weft.EventRunStarted, Time: now})
 	}
-	t.event(r, weft.Event{Type: weft.EventStepStarted, StepID: st.id, Time: req.Now, Attempt: c.Attempt, Worker: req.Worker})
+	t.event(r, weft.Event{Type: weft.EventStepStarted, StepID: st.id, Time: now, Attempt: c.Attempt, Worker: req.Worker})
 }

@@ -96,6 +96,7 @@ func (s *Store) CancelRun(ctx context.Context, c *weft.RunCancel) (*weft.Run, er
 		if r.status.Terminal() {
 			return nil
 		}
+		c := runstate.ClockedCancel(c, r.clock.Now(c.Now))
 		k := runstate.Canceling(c)
 		type canceled struct {
 			idx      int32
@@ -153,6 +154,7 @@ func (s *Store) RetryRun(ctx context.Context, rr *weft.RunRetry) (*weft.Run, err
 		if err := runstate.CheckRetry(rr.RunID, r.status); err != nil {
 			return fmt.Errorf("retry run %s: %w", rr.RunID, err)
 		}
+		rr := runstate.ClockedRetry(rr, r.clock.Now(rr.Now))
 		if rr.Workflow != nil {
 			t.queue(`UPDATE run_docs SET workflow = $2, workflow_rev = workflow_rev + 1 WHERE run_seq = $1`, r.seq, []byte(rr.Workflow))
 		}
@@ -195,14 +197,18 @@ const (
 	// expiredRunsSQL finds the runs that have steps whose lease ended.
 	expiredRunsSQL = `SELECT DISTINCT run_seq FROM steps WHERE status = 'running' AND lease_until <= $1 ORDER BY run_seq`
 	// reclaimSQL makes the steps of runs $1 (locked) whose lease ended at
-	// or before $2 ready again, keeps their runs' counters, and returns
-	// how many there were.
+	// or before $2 ready again, as of $2 or their run's last_time when
+	// later (a run's times never go backwards), keeps their runs' counters
+	// and last_time, and returns how many there were.
 	reclaimSQL = `WITH moved AS (
-		UPDATE steps SET status = 'ready', worker = '', lease_until = NULL, ready_at = $2
-		WHERE run_seq = ANY($1) AND status = 'running' AND lease_until <= $2
-		RETURNING run_seq),
+		UPDATE steps s SET status = 'ready', worker = '', lease_until = NULL,
+			ready_at = GREATEST($2::timestamptz, r.last_time)
+		FROM runs r
+		WHERE s.run_seq = ANY($1) AND s.status = 'running' AND s.lease_until <= $2 AND r.seq = s.run_seq
+		RETURNING s.run_seq),
 	counts AS (SELECT run_seq, count(*)::int AS n FROM moved GROUP BY run_seq),
-	runs_changed AS (UPDATE runs r SET running = r.running - c.n, ready = r.ready + c.n FROM counts c
+	runs_changed AS (UPDATE runs r SET running = r.running - c.n, ready = r.ready + c.n,
+			last_time = GREATEST(r.last_time, $2::timestamptz) FROM counts c
 		WHERE r.seq = ANY($1) AND r.seq = c.run_seq)
 	SELECT coalesce(sum(n), 0)::int FROM counts`
 )

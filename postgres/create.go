@@ -24,8 +24,8 @@ const (
 	// event) unless its idempotency key is taken, and returns its seq.
 	createRunSQL = `WITH r AS (
 		INSERT INTO runs (id, workflow_id, workflow_version, status, idempotency_key, max_parallel, deadline,
-			created_at, step_count, remaining, ready, last_event)
-		VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $8, $9, 1)
+			created_at, step_count, remaining, ready, last_event, last_time)
+		VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $8, $9, 1, $12)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING seq),
 	d AS (INSERT INTO run_docs (run_seq, params, workflow) SELECT seq, $10, $11 FROM r),

@@ -43,6 +43,7 @@ type runState struct {
 	remaining, failed, ready, running, peak int
 	lastEvent                               int64
 	usage                                   weft.Usage
+	clock                                   runstate.Clock // last_time: the latest time recorded
 	dirty                                   bool
 
 	steps        map[int32]*stepState // by node index; nil: known not pending
@@ -227,6 +228,7 @@ func (t *txn) finishOne(f *weft.StepFinish) (*runState, int, error) {
 	if st.status != weft.StepRunning || st.attempts != l.Attempt || st.worker != l.Worker {
 		return nil, 0, opError{fmt.Errorf("run %s step %s attempt %d: %w", l.RunID, l.StepID, l.Attempt, weft.ErrLeaseLost)}
 	}
+	f = runstate.ClockedFinish(f, r.clock.Now(f.Now))
 	st.worker, st.leaseUntil = "", time.Time{}
 	if !f.StartedAt.IsZero() && f.Now.After(f.StartedAt) {
 		st.runTime += f.Now.Sub(f.StartedAt)

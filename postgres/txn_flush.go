@@ -34,12 +34,13 @@ const (
 		status = v.status, result = v.result, error_code = v.error_code, error_message = v.error_message,
 		started_at = v.started_at, finished_at = v.finished_at, remaining = v.remaining, failed = v.failed,
 		ready = v.ready, running = v.running, peak_parallel = v.peak, last_event = v.last_event,
-		prompt_tokens = v.prompt_tokens, completion_tokens = v.completion_tokens, total_tokens = v.total_tokens
+		prompt_tokens = v.prompt_tokens, completion_tokens = v.completion_tokens, total_tokens = v.total_tokens,
+		last_time = v.last_time
 	FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::timestamptz[],
 		$7::timestamptz[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bigint[],
-		$14::bigint[], $15::bigint[], $16::bigint[])
+		$14::bigint[], $15::bigint[], $16::bigint[], $17::timestamptz[])
 		AS v(seq, status, result, error_code, error_message, started_at, finished_at, remaining, failed,
-			ready, running, peak, last_event, prompt_tokens, completion_tokens, total_tokens)
+			ready, running, peak, last_event, prompt_tokens, completion_tokens, total_tokens, last_time)
 	WHERE r.seq = ANY($1) AND r.seq = v.seq`
 
 	insertEventsSQL = `INSERT INTO events (run_seq, seq, step_id, type, time, attempt, worker, delay, reason,
@@ -150,7 +151,7 @@ type runColumns struct {
 	status                                  []string
 	result                                  [][]byte
 	errs                                    errorColumns
-	started, finished                       []pgtype.Timestamptz
+	started, finished, last                 []pgtype.Timestamptz
 	remaining, failed, ready, running, peak []int32
 	usage                                   usageColumns
 }
@@ -169,11 +170,12 @@ func (c *runColumns) add(r *runState) {
 	c.peak = append(c.peak, int32(r.peak))
 	c.lastEvent = append(c.lastEvent, r.lastEvent)
 	c.usage.add(r.usage)
+	c.last = append(c.last, ts(r.clock.Last))
 }
 
 func (c *runColumns) args() []any {
 	return []any{c.seq, c.status, c.result, c.errs.code, c.errs.msg, c.started, c.finished, c.remaining, c.failed,
-		c.ready, c.running, c.peak, c.lastEvent, c.usage.prompt, c.usage.completion, c.usage.total}
+		c.ready, c.running, c.peak, c.lastEvent, c.usage.prompt, c.usage.completion, c.usage.total, c.last}
 }
 
 // eventColumns are the parameters of insertEventsSQL.

@@ -14,7 +14,7 @@ import (
 
 // The runs row columns a txn reads when it locks a run.
 const runCols = `seq, id, status, max_parallel, result, error_code, error_message, started_at, finished_at,
-	remaining, failed, ready, running, peak_parallel, last_event, prompt_tokens, completion_tokens, total_tokens`
+	remaining, failed, ready, running, peak_parallel, last_event, prompt_tokens, completion_tokens, total_tokens, last_time`
 
 // Locking runs: by seq or id, in seq order, waiting for them or skipping
 // those another transaction holds.
@@ -50,17 +50,18 @@ func scanRun(rows pgx.Rows) (*runState, error) {
 	var (
 		status                                               string
 		errCode, errMsg                                      pgtype.Text
-		started, finished                                    pgtype.Timestamptz
+		started, finished, last                              pgtype.Timestamptz
 		maxParallel, remaining, failed, ready, running, peak int32
 	)
 	err := rows.Scan(&r.seq, &r.id, &status, &maxParallel, &r.result, &errCode, &errMsg, &started, &finished,
 		&remaining, &failed, &ready, &running, &peak, &r.lastEvent,
-		&r.usage.PromptTokens, &r.usage.CompletionTokens, &r.usage.TotalTokens)
+		&r.usage.PromptTokens, &r.usage.CompletionTokens, &r.usage.TotalTokens, &last)
 	if err != nil {
 		return nil, fmt.Errorf("read a run: %w", err)
 	}
 	r.status, r.err = weft.RunStatus(status), errorInfo(errCode, errMsg)
 	r.startedAt, r.finishedAt = timeOf(started), timeOf(finished)
+	r.clock.Last = timeOf(last)
 	r.maxParallel, r.remaining, r.failed = int(maxParallel), int(remaining), int(failed)
 	r.ready, r.running, r.peak = int(ready), int(running), int(peak)
 	return r, nil
