@@ -75,6 +75,7 @@ var suite = []struct {
 	{"Usage", testUsage},
 	{"LongSkipChain", testLongChain},
 	{"RunWorkflowVersion", testRunWorkflowVersion},
+	{"Clock", testClock},
 }
 
 // base is the time every test starts from; at gives later times.
