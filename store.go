@@ -26,6 +26,24 @@ import (
 //     out claimable again (the next claim is a new attempt).
 //   - CancelRun ends a run and every step not yet done.
 //
+// A run's recorded times never go backwards. Callers pass the time of each
+// call (NewRun.Now, ClaimRequest.Now, StepFinish.Now and its Next's,
+// RunCancel.Now, RunRetry.Now, ReclaimExpired's now), computed before the
+// call reaches the store, so with several slots or processes a call
+// computed earlier may be applied after one computed later. Every write
+// that touches a run (CreateRun, a claim of its steps, Finish and the
+// claims of its Next, ReclaimExpired, CancelRun, RetryRun, a retry delay's
+// end, admission under MaxParallel; not Heartbeat) records its times at
+// the later of the call's time and the latest time already recorded for
+// that run. So a step never starts before it became ready, never becomes
+// ready before a dependency that settled it finished, never finishes
+// before it started; QueueWait is never negative, a first attempt's
+// Claim.FirstStartedAt is its StartedAt and its step_started event's Time,
+// and a run's events are in non-decreasing Time order by Seq. Each run has
+// its own clock: a claim that serves several runs may record different
+// times in each. (What is compared with the call's time as given: whether
+// a retry delay or a lease has ended.)
+//
 // Every method that returns a *Run (CreateRun, CancelRun, RetryRun, Run,
 // ListRuns) returns it with its progress counters (StepCount, StepsDone,
 // StepsRunning, StepsFailed) and LastEvent as of the same moment as its
@@ -130,7 +148,8 @@ type ClaimRequest struct {
 	// Max is the most steps to claim.
 	Max int
 	// Now is the current time: steps whose retry delay ends after it are
-	// not ready yet.
+	// not ready yet. A claim starts a step of a run at Now, or at the
+	// run's latest recorded time when later (see Store).
 	Now time.Time
 	// LeaseUntil is when the leases granted expire unless heartbeated.
 	LeaseUntil time.Time
@@ -204,7 +223,8 @@ type ClaimResult struct {
 type StepFinish struct {
 	// Lease identifies the attempt.
 	Lease Lease
-	// Now is when it finished.
+	// Now is when it finished (recorded no earlier than the run's latest
+	// recorded time: see Store).
 	Now time.Time
 	// Status is StepSucceeded, StepFailed, StepSkipped, or StepRetrying
 	// (with RetryAt).
