@@ -603,9 +603,11 @@ func TestDashboard10kSteps(t *testing.T) {
 	screenshot(t, ctx, "10k-step-panel")
 	interact(t, ctx, "pan and zoom, readable", 1)
 	interact(t, ctx, "pan and zoom, whole graph", 0)
-	// The timeline of the same run: every step has a row, the source first.
+	// The timeline of the same run: every step has a row, the source first
+	// and the sink last (a run's times never go backwards: the sink starts
+	// after every step it depends on).
 	click(t, ctx, "button#view-timeline")
-	waitTrue(t, ctx, "the timeline's rows", `((r) => r?.length === 10000 && r[0] === "source" && new Set(r).size === 10000)(window.weftTimeline?.rows())`)
+	waitTrue(t, ctx, "the timeline's rows", `((r) => r?.length === 10000 && r[0] === "source" && r[9999] === "sink" && new Set(r).size === 10000)(window.weftTimeline?.rows())`)
 	// The selected step's row is scrolled into view.
 	if r := mustEval[*nodeRect](t, ctx, `window.weftTimeline.rowRect(`+jsString(wideStepID(n/2))+`)`); r.Y < 0 || r.Y > 900 {
 		t.Errorf("the selected step's row is at y %v, out of view", r.Y)
