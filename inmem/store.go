@@ -308,26 +308,20 @@ func (st *step) result() weft.StepResult {
 // start records a claimed attempt.
 func (s *Store) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
 	st := &r.steps[i]
-	now := r.clock.Now(req.Now)
+	started := runstate.Start(&r.clock, req.Now, r.rec.Status, st.ReadyAt, st.firstStart, st.QueueWait)
 	st.Status = weft.StepRunning
 	st.Attempts = c.Attempt
 	st.Worker = req.Worker
 	st.LeaseUntil = req.LeaseUntil
-	st.StartedAt = now
-	if st.firstStart.IsZero() {
-		st.firstStart = now
-	}
-	if !st.ReadyAt.IsZero() && now.After(st.ReadyAt) {
-		st.QueueWait += now.Sub(st.ReadyAt)
-	}
+	st.StartedAt, st.firstStart, st.QueueWait = started.At, started.FirstStartedAt, started.QueueWait
 	r.running++
 	r.rec.PeakParallel = max(r.rec.PeakParallel, r.running)
-	if r.rec.Status == weft.RunPending {
+	if started.RunStarted {
 		r.rec.Status = weft.RunRunning
-		r.rec.StartedAt = now
-		r.event(weft.Event{Type: weft.EventRunStarted, Time: now})
+		r.rec.StartedAt = started.At
+		r.event(started.RunEvent())
 	}
-	r.stepEvent(i, weft.Event{Type: weft.EventStepStarted, Time: now, Attempt: c.Attempt, Worker: req.Worker})
+	r.stepEvent(i, started.StepEvent(c.Attempt, req.Worker))
 }
 
 // lookup returns the run and step of a lease, or ErrLeaseLost when the

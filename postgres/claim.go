@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weft-dev/weft"
+	"github.com/weft-dev/weft/internal/runstate"
 )
 
 // Claims: the ready steps of the oldest runs first, in each run highest
@@ -392,20 +393,17 @@ func claimOf(r *runState, st *stepState, req *weft.ClaimRequest) *weft.Claim {
 
 // start records a claimed attempt.
 func (t *txn) start(r *runState, st *stepState, c *weft.Claim, req *weft.ClaimRequest) {
-	now := r.clock.Now(req.Now)
+	started := runstate.Start(&r.clock, req.Now, r.status, st.readyAt, st.firstStartedAt, st.queueWait)
 	st.attempts = c.Attempt
-	st.worker, st.leaseUntil, st.startedAt = req.Worker, req.LeaseUntil, now
-	if st.firstStartedAt.IsZero() {
-		st.firstStartedAt = now
-	}
-	if !st.readyAt.IsZero() && now.After(st.readyAt) {
-		st.queueWait += now.Sub(st.readyAt)
-	}
+	st.worker, st.leaseUntil, st.startedAt = req.Worker, req.LeaseUntil, started.At
+	st.firstStartedAt, st.queueWait = started.FirstStartedAt, started.QueueWait
 	t.move(r, st, weft.StepRunning)
 	r.peak = max(r.peak, r.running)
-	if r.status == weft.RunPending {
-		r.status, r.startedAt = weft.RunRunning, now
-		t.event(r, weft.Event{Type: weft.EventRunStarted, Time: now})
+	if started.RunStarted {
+		r.status, r.startedAt = weft.RunRunning, started.At
+		t.event(r, started.RunEvent())
 	}
-	t.event(r, weft.Event{Type: weft.EventStepStarted, StepID: st.id, Time: now, Attempt: c.Attempt, Worker: req.Worker})
+	e := started.StepEvent(c.Attempt, req.Worker)
+	e.StepID = st.id
+	t.event(r, e)
 }

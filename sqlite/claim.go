@@ -130,29 +130,22 @@ func (tx *wtx) claimOf(r *run, i int32, req *weft.ClaimRequest) *weft.Claim {
 
 // start records a claimed attempt.
 func (tx *wtx) start(r *run, i int32, c *weft.Claim, req *weft.ClaimRequest) {
-	at := r.clock.Now(req.Now)
-	now := nanos(at)
 	st := &r.steps[i]
+	started := runstate.Start(&r.clock, req.Now, r.rec.Status, timeOf(st.readyAt), timeOf(st.firstStartedAt), time.Duration(st.queueWait))
 	st.status = weft.StepRunning
 	st.attempts = c.Attempt
 	st.worker = req.Worker
 	st.leaseUntil = nanos(req.LeaseUntil)
-	st.startedAt = now
-	if st.firstStartedAt == 0 {
-		st.firstStartedAt = now
-	}
-	if st.readyAt != 0 && now > st.readyAt {
-		st.queueWait += now - st.readyAt
-	}
+	st.startedAt, st.firstStartedAt, st.queueWait = nanos(started.At), nanos(started.FirstStartedAt), int64(started.QueueWait)
 	r.ready--
 	r.running++
 	r.rec.PeakParallel = max(r.rec.PeakParallel, r.running)
-	if r.rec.Status == weft.RunPending {
+	if started.RunStarted {
 		r.rec.Status = weft.RunRunning
-		r.rec.StartedAt = at
-		tx.event(r, weft.Event{Type: weft.EventRunStarted, Time: at})
+		r.rec.StartedAt = started.At
+		tx.event(r, started.RunEvent())
 	}
-	tx.stepEvent(r, i, weft.Event{Type: weft.EventStepStarted, Time: at, Attempt: c.Attempt, Worker: req.Worker})
+	tx.stepEvent(r, i, started.StepEvent(c.Attempt, req.Worker))
 	tx.touchStep(r, i, dirtyStart)
 	tx.touchRun(r)
 }

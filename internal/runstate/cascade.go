@@ -2,9 +2,9 @@
 // shared by every store (inmem, sqlite, postgres) so that a change of
 // semantics is made once: how a step's outcome counts in its dependents'
 // counters, how pending steps are decided (weft.Trigger.Decide) and skips
-// cascade, how a run whose steps are all done ends, how an attempt's
-// outcome is recorded as an event, and what cancelling and retrying a run
-// do.
+// cascade, how a run whose steps are all done ends, what starting an
+// attempt records, how an attempt's outcome is recorded as an event, and
+// what cancelling and retrying a run do.
 //
 // Stores keep their own representation of a run (inmem's in-memory run,
 // sqlite's cached rows with dirty tracking, postgres's rows loaded by one
