@@ -229,13 +229,13 @@ func (s *Store) Claim(ctx context.Context, req *weft.ClaimRequest) (*weft.ClaimR
 func (s *Store) claim(req *weft.ClaimRequest) *weft.ClaimResult {
 	res := &weft.ClaimResult{}
 	// Retries whose delay is over become ready.
-	for len(s.retries) > 0 && !s.retries[0].at.After(req.Now) {
+	for len(s.retries) > 0 && runstate.RetryDue(s.retries[0].at, req.Now) {
 		it := s.retries.pop()
 		if it.stale() {
 			continue // canceled or rescheduled
 		}
 		st := &it.r.steps[it.i]
-		st.Status, st.ReadyAt = weft.StepReady, it.r.clock.Now(it.at)
+		st.Status, st.ReadyAt = runstate.Promote(&it.r.clock, it.at)
 		it.r.ready.Push(sched.Ready{Prio: it.r.plan[it.i].Priority, Index: it.i})
 		s.activate(it.r)
 	}

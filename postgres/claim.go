@@ -319,18 +319,18 @@ func (t *txn) promote(r *runState, now time.Time, l *readyList) error {
 	}
 	var due []*stepState
 	for _, st := range r.steps {
-		if st != nil && st.status == weft.StepRetrying && !st.retryAt.After(now) {
+		if st != nil && st.status == weft.StepRetrying && runstate.RetryDue(st.retryAt, now) {
 			due = append(due, st)
 		}
 	}
 	slices.SortFunc(due, func(a, b *stepState) int { return int(a.idx - b.idx) })
 	for _, st := range due {
-		st.readyAt, st.retryAt = r.clock.Now(st.retryAt), time.Time{}
+		status, readyAt := runstate.Promote(&r.clock, st.retryAt)
+		st.readyAt, st.retryAt = readyAt, time.Time{}
 		if r.maxParallel > 0 {
-			t.move(r, st, stepQueued)
-		} else {
-			t.move(r, st, weft.StepReady)
+			status = stepQueued // admitted under MaxParallel (admit)
 		}
+		t.move(r, st, status)
 	}
 	if err := t.admit(r); err != nil {
 		return err

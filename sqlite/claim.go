@@ -16,9 +16,8 @@ func (tx *wtx) claim(req *weft.ClaimRequest) (*weft.ClaimResult, error) {
 		return nil, err
 	}
 	res := &weft.ClaimResult{}
-	now := nanos(req.Now)
 	// Retries whose delay is over become ready.
-	for len(tx.retries) > 0 && tx.retries[0].at <= now {
+	for len(tx.retries) > 0 && runstate.RetryDue(timeOf(tx.retries[0].at), req.Now) {
 		it := tx.retries.pop()
 		r, i, err := tx.retrying(it)
 		if err != nil {
@@ -28,7 +27,8 @@ func (tx *wtx) claim(req *weft.ClaimRequest) (*weft.ClaimResult, error) {
 			continue // canceled or rescheduled
 		}
 		st := &r.steps[i]
-		st.status, st.readyAt, st.retryAt = weft.StepReady, nanos(r.clock.Now(timeOf(it.at))), 0
+		status, readyAt := runstate.Promote(&r.clock, timeOf(it.at))
+		st.status, st.readyAt, st.retryAt = status, nanos(readyAt), 0
 		r.readyQ.Push(sched.Ready{Prio: st.priority, Index: i})
 		r.ready++
 		tx.touchStep(r, i, dirtyAll)
