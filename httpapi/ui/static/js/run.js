@@ -90,7 +90,7 @@ export function mount(el, [id], query, start) {
             thover.style.top = y + 10 + 'px';
           },
         });
-        window.weftTimeline = { rows: () => timeline.rows(), rowRect: (s) => timeline.rowRect(s) };
+        window.weftTimeline = { rows: () => timeline.rows(), rowRect: (s, scroll) => timeline.rowRect(s, scroll) };
       }
       timeline.setData(timelineData());
       if (panel.step) timeline.select(panel.step, false);

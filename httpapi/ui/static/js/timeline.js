@@ -331,9 +331,13 @@ export class Timeline {
     return Array.from(this.order, (i) => this.data.ids[i]);
   }
 
-  /** rowRect returns a step's row box in viewport CSS pixels, scrolled into view. */
-  rowRect(id) {
-    this.select(id, false);
+  /**
+   * rowRect returns a step's row box in viewport CSS pixels, scrolled into
+   * view first unless scroll is false.
+   */
+  rowRect(id, scroll = true) {
+    if (scroll) this.select(id, false);
+    if (this.sortDue) this.sort();
     this.clampScroll();
     const i = this.data.ids.indexOf(id);
     const r = this.canvas.getBoundingClientRect();
