@@ -46,28 +46,22 @@ export function time(iso) {
   return d.toDateString() === today.toDateString() ? t : `${d.toLocaleDateString()} ${t}`;
 }
 
-/** since returns the milliseconds from an RFC 3339 time to now (or to end). */
-export function since(iso, endIso) {
-  if (!iso) return null;
-  const end = endIso ? Date.parse(endIso) : Date.now();
-  return Math.max(0, end - Date.parse(iso));
-}
-
 const MAX_JSON = 200 * 1024;
 
 /**
- * json formats a value as indented JSON text for a <pre>; huge values are
- * cut (the full text stays downloadable through jsonDownload).
+ * jsonText formats a value as indented JSON text for a <pre>: {text, cut}.
+ * Huge values are cut (cut true; the full text stays downloadable).
  */
-export function json(v) {
-  if (v === undefined || v === null) return 'null';
+export function jsonText(v) {
+  if (v === undefined || v === null) return { text: 'null', cut: false };
   const s = JSON.stringify(v, null, 2);
-  return s.length > MAX_JSON ? s.slice(0, MAX_JSON) + `\n… (${(s.length / 1024).toFixed(0)} KiB in all; download to see the rest)` : s;
+  if (s.length <= MAX_JSON) return { text: s, cut: false };
+  return { text: s.slice(0, MAX_JSON) + `\n… (${(s.length / 1024).toFixed(0)} KiB in all; download to see the rest)`, cut: true };
 }
 
-/** jsonTooLong reports whether json(v) was cut. */
-export function jsonTooLong(v) {
-  return v !== undefined && v !== null && JSON.stringify(v).length > MAX_JSON;
+/** json is jsonText's text. */
+export function json(v) {
+  return jsonText(v).text;
 }
 
 /** download offers text as a file. */

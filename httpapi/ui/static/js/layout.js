@@ -88,7 +88,6 @@ export function layout(graph, opts = {}) {
   const width = Math.max(0, x - LEVEL_GAP);
   const xs = new Float32Array(n);
   const ys = new Float32Array(n);
-  const slot = new Int32Array(n); // index within its level
   for (const lv of levels) {
     lv.y = (height - lv.h) / 2;
     for (let k = 0; k < lv.nodes.length; k++) {
@@ -97,7 +96,6 @@ export function layout(graph, opts = {}) {
       const row = k % lv.rows;
       xs[i] = lv.x + col * (NODE_W + COL_GAP);
       ys[i] = lv.y + row * ROW;
-      slot[i] = k;
     }
   }
   // The critical path, as a node mark and an edge set.
@@ -158,7 +156,7 @@ export function layout(graph, opts = {}) {
     if (outBus[L]) segs.push(lv.x + lv.w + 8, lv.y, lv.x + lv.w + 8, lv.y + lv.h), kinds.push(2);
   }
   return {
-    n, ids, types, level, x: xs, y: ys, slot, levels, width, height, index, deps, dependents, crit,
+    n, ids, types, level, x: xs, y: ys, levels, width, height, index, deps, dependents, crit,
     segs: Float32Array.from(segs), segKind: Uint8Array.from(kinds),
   };
 }

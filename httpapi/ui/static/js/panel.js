@@ -4,7 +4,7 @@
 // the run retried with it.
 
 import { api, enc } from './api.js';
-import { h, duration, time, json, jsonTooLong, download, debounce } from './format.js';
+import { h, duration, time, jsonText, download, debounce } from './format.js';
 
 export class StepPanel {
   constructor(aside, runId, { onClose, onSelect, onRetry }) {
@@ -95,8 +95,9 @@ export class StepPanel {
   }
 
   jsonBlock(v, field, name) {
-    const pre = h('pre', { class: 'json', 'data-field': field }, json(v));
-    if (!jsonTooLong(v)) return pre;
+    const { text, cut } = jsonText(v);
+    const pre = h('pre', { class: 'json', 'data-field': field }, text);
+    if (!cut) return pre;
     return h('div', {}, pre, h('button', { onclick: () => download(name, JSON.stringify(v, null, 2)) }, 'Download all'));
   }
 
